@@ -2,6 +2,7 @@ package dev.kiln.optim;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -67,7 +68,7 @@ final class Fixtures {
   /** Two parameters of different shapes, "a" (2, 3) and "b" (4), in {@code manager}. */
   static Map<String, NDArray> twoParameters(NDManager manager) {
     Map<String, NDArray> p = new LinkedHashMap<>();
-    p.put("a", manager.create(new float[] {0.1f, -0.2f, 0.3f, 1.5f, -2.5f, 0.7f}).reshape(2, 3));
+    p.put("a", manager.create(new float[] {0.1f, -0.2f, 0.3f, 1.5f, -2.5f, 0.7f}, new Shape(2, 3)));
     p.put("b", manager.create(INITIAL.clone()));
     return p;
   }
@@ -75,7 +76,7 @@ final class Fixtures {
   /** Gradients for {@link #twoParameters} at step {@code step}. */
   static Map<String, NDArray> twoGradients(NDManager manager, int step) {
     Map<String, NDArray> g = new LinkedHashMap<>();
-    g.put("a", manager.create(gradient(step, 6, 3)).reshape(2, 3));
+    g.put("a", manager.create(gradient(step, 6, 3), new Shape(2, 3)));
     g.put("b", manager.create(gradient(step, 4, 0)));
     return g;
   }
