@@ -1,0 +1,359 @@
+package dev.kiln.internal;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.kiln.CheckpointPolicy;
+import dev.kiln.Resume;
+import dev.kiln.TrainerConfig;
+import dev.kiln.TrainingException;
+import dev.kiln.checkpoint.Checkpoint;
+import dev.kiln.checkpoint.CheckpointException;
+import dev.kiln.checkpoint.CheckpointProblem;
+import dev.kiln.checkpoint.CheckpointRequest;
+import dev.kiln.checkpoint.CheckpointStore;
+import dev.kiln.checkpoint.Retention;
+import dev.kiln.checkpoint.TensorFile;
+import dev.kiln.tracking.DeviceReport;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The loop's use of the checkpoint store: what a checkpoint holds, when to save, how to resume. */
+final class CheckpointSupport implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(CheckpointSupport.class);
+
+  static final String MODEL_FILE = "model.ndlist";
+  static final String OPTIMIZER_FILE = "optimizer.ndlist";
+  static final String STATE_KEY = "kiln";
+
+  private final TrainerConfig config;
+  private final CheckpointPolicy policy;
+  private final CheckpointStore store;
+  private final DeviceReport devices;
+  private Path lastCommitted;
+  private long lastSaveNanos;
+  private double saveSeconds = 10; // until measured
+  private boolean measured;
+  private long lastSavedStep = -1;
+
+  CheckpointSupport(Path runDirectory, TrainerConfig config, DeviceReport devices) {
+    this.config = config;
+    this.policy = config.checkpoints();
+    this.devices = devices;
+    Retention.Builder retention = Retention.builder().keepLast(policy.keepLast());
+    if (policy.keepBest() > 0) {
+      retention.keepBest(
+          policy.keepBest(),
+          policy.bestMetric(),
+          policy.bestHigher() ? Retention.Direction.MAX : Retention.Direction.MIN);
+    }
+    if (policy.keepEveryEpochs() > 0) {
+      retention.keepEveryEpochs(policy.keepEveryEpochs());
+    }
+    Map<String, String> versions = new LinkedHashMap<>();
+    versions.put("kiln", Versions.kiln());
+    versions.put("djl", Engine.getDjlVersion());
+    versions.put("engine", Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion());
+    this.store =
+        CheckpointStore.builder(runDirectory.resolve("checkpoints"))
+            .retention(retention.build())
+            .clock(config.clock())
+            .versions(versions)
+            .build();
+    lastSaveNanos = System.nanoTime();
+  }
+
+  /** What a resume restores, read from a verified checkpoint. */
+  static final class Loaded {
+    private final Checkpoint checkpoint;
+    private final Map<String, Object> state;
+
+    Loaded(Checkpoint checkpoint) {
+      this.checkpoint = checkpoint;
+      Object s = checkpoint.metadata().get(STATE_KEY);
+      if (!(s instanceof Map<?, ?> m)) {
+        throw new TrainingException(
+            "Checkpoint "
+                + checkpoint.directory()
+                + " was not written by Kiln's trainer (no '"
+                + STATE_KEY
+                + "' metadata) — resume from a checkpoint written by Trainer.fit");
+      }
+      @SuppressWarnings("unchecked")
+      Map<String, Object> typed = (Map<String, Object>) m;
+      this.state = typed;
+    }
+
+    String name() {
+      return checkpoint.name();
+    }
+
+    String runId() {
+      return (String) state.get("run_id");
+    }
+
+    int epoch() {
+      return ((Number) state.get("epoch")).intValue();
+    }
+
+    long step() {
+      return ((Number) state.get("step")).longValue();
+    }
+
+    long batchInEpoch() {
+      return ((Number) state.get("batch_in_epoch")).longValue();
+    }
+
+    Map<String, Double> best() {
+      return doubles(state.get("best"));
+    }
+
+    Map<String, Double> epochAccumulators() {
+      return doubles(state.get("epoch_accumulators"));
+    }
+
+    private static Map<String, Double> doubles(Object o) {
+      Map<String, Double> m = new LinkedHashMap<>();
+      if (o instanceof Map<?, ?> map) {
+        map.forEach((k, v) -> m.put((String) k, ((Number) v).doubleValue()));
+      }
+      return m;
+    }
+
+    void restoreInto(TrainingLoop loop) {
+      TrainerConfig c = loop.config();
+      long batchInEpoch = batchInEpoch();
+      if (batchInEpoch > 0) {
+        long size = ((Number) state.get("train_size")).longValue();
+        int batch = ((Number) state.get("batch_size")).intValue();
+        if (size != loop.trainSize() || batch != c.batchSize()) {
+          throw new TrainingException(
+              "Checkpoint "
+                  + checkpoint.name()
+                  + " was taken mid-epoch with "
+                  + size
+                  + " training samples in batches of "
+                  + batch
+                  + ", but this run has "
+                  + loop.trainSize()
+                  + " in batches of "
+                  + c.batchSize()
+                  + " — resume with the same data and batch size, or from an epoch-end checkpoint");
+        }
+      }
+      Object seed = state.get("seed");
+      if (seed instanceof Number n && n.longValue() != c.seed()) {
+        log.warn(
+            "Resuming with seed {} but the checkpoint was written with seed {}: data order and"
+                + " dropout will differ from an uninterrupted run",
+            c.seed(),
+            n.longValue());
+      }
+      Map<String, NDArray> params = loop.allParameterArrays();
+      Map<String, Shape> expected = new LinkedHashMap<>();
+      params.forEach((k, v) -> expected.put(k, v.getShape()));
+      NDManager tmp = params.values().iterator().next().getManager().newSubManager();
+      try {
+        Map<String, NDArray> saved =
+            TensorFile.read(checkpoint.file(MODEL_FILE), tmp, expected);
+        for (Map.Entry<String, NDArray> e : params.entrySet()) {
+          NDArray src = saved.get(e.getKey());
+          NDArray dst = e.getValue();
+          src.toDevice(dst.getDevice(), false).toType(dst.getDataType(), false).copyTo(dst);
+        }
+        loop.syncReplicas();
+        Map<String, NDArray> optTensors = TensorFile.read(checkpoint.file(OPTIMIZER_FILE), tmp);
+        @SuppressWarnings("unchecked")
+        Map<String, Object> scalars = (Map<String, Object>) state.getOrDefault("optimizer_scalars", Map.of());
+        loop.optimizerState().load(optTensors, scalars, loop.weights());
+      } catch (IOException e) {
+        throw new TrainingException(
+            "Cannot read checkpoint " + checkpoint.directory() + ": " + e.getMessage(), e);
+      } catch (IllegalArgumentException e) {
+        throw new TrainingException(
+            "Checkpoint "
+                + checkpoint.name()
+                + " does not fit this model or optimizer: "
+                + e.getMessage()
+                + " — resume with the model and optimizer that wrote it, or start a new run",
+            e);
+      } finally {
+        tmp.close();
+      }
+    }
+  }
+
+  /** Finds where to resume, or none for a new run; refuses to mix a new run into an old one. */
+  Optional<Loaded> findResumePoint(Resume resume) {
+    switch (resume.mode()) {
+      case NEVER -> {
+        List<Checkpoint> existing = store.list();
+        if (!existing.isEmpty()) {
+          throw new IllegalArgumentException(
+              "The run directory "
+                  + store.directory().getParent()
+                  + " already holds checkpoints of an earlier run (newest "
+                  + existing.get(existing.size() - 1).name()
+                  + ") — resume it (Resume.latest(), --resume) or choose another run name");
+        }
+        return Optional.empty();
+      }
+      case LATEST -> {
+        List<Checkpoint> existing = store.list();
+        Optional<Checkpoint> latest;
+        try {
+          latest = store.latestValid();
+        } catch (CheckpointException e) {
+          throw new TrainingException(e.getMessage(), e);
+        }
+        if (latest.isEmpty() && !existing.isEmpty()) {
+          StringBuilder why = new StringBuilder();
+          for (CheckpointProblem p : store.problems()) {
+            why.append("; ").append(p.message());
+          }
+          throw new TrainingException(
+              "No valid checkpoint in "
+                  + store.directory()
+                  + " ("
+                  + existing.size()
+                  + " damaged"
+                  + why
+                  + ") — the damaged ones are left as they are; start a new run under another"
+                  + " run name, or restore a checkpoint from a copy");
+        }
+        if (!store.problems().isEmpty()) {
+          log.warn(
+              "Skipped damaged checkpoints while looking for one to resume: {}", store.problems());
+        }
+        return latest.map(Loaded::new);
+      }
+      case FROM -> {
+        try {
+          return Optional.of(new Loaded(store.verify(resume.checkpoint().orElseThrow())));
+        } catch (CheckpointException e) {
+          throw new TrainingException(
+              "Cannot resume from " + resume.checkpoint().get() + ": " + e.getMessage(), e);
+        }
+      }
+      default -> throw new AssertionError(resume);
+    }
+  }
+
+  boolean dueMidEpoch(long step) {
+    if (!policy.enabled()) {
+      return false;
+    }
+    if (policy.everySteps() > 0 && step % policy.everySteps() == 0) {
+      return true;
+    }
+    return intervalElapsed();
+  }
+
+  boolean dueAtEpochEnd(int epoch, long step) {
+    if (!policy.enabled()) {
+      return false;
+    }
+    return (policy.everyEpochs() > 0 && epoch % policy.everyEpochs() == 0)
+        || epoch == config.epochs()
+        || (policy.everySteps() > 0 && step % policy.everySteps() == 0)
+        || intervalElapsed();
+  }
+
+  private boolean intervalElapsed() {
+    return policy.interval().isPresent()
+        && System.nanoTime() - lastSaveNanos >= policy.interval().get().toNanos();
+  }
+
+  /** Saves the loop's full state; a failure stops training with a clear error. */
+  void save(TrainingLoop loop, Map<String, Double> metrics) {
+    if (loop.step() == lastSavedStep && loop.batchInEpoch() == 0 && metrics.isEmpty()) {
+      return;
+    }
+    long t0 = System.nanoTime();
+    Map<String, Object> state = new LinkedHashMap<>();
+    state.put("run_id", loop.runId());
+    state.put("run_name", loop.runName());
+    state.put("epoch", loop.epoch());
+    state.put("step", loop.step());
+    state.put("batch_in_epoch", loop.batchInEpoch());
+    state.put("seed", config.seed());
+    state.put("train_size", loop.trainSize());
+    state.put("batch_size", config.batchSize());
+    state.put("best", new LinkedHashMap<>(loop.best()));
+    state.put("epoch_accumulators", new LinkedHashMap<>(loop.epochAccumulators()));
+    state.put("optimizer", config.optimizer().hyperParameters());
+    state.put("optimizer_scalars", loop.optimizerState().saveScalars());
+    state.put("schedule", config.schedule().describe());
+    state.put("devices", devices.devices().stream().map(DeviceReport.Device::id).toList());
+    Map<String, Double> finite = new LinkedHashMap<>();
+    metrics.forEach(
+        (k, v) -> {
+          if (Double.isFinite(v)) {
+            finite.put(k, v);
+          }
+        });
+    CheckpointRequest request =
+        CheckpointRequest.builder(loop.epoch(), loop.step())
+            .metrics(finite)
+            .metadata(STATE_KEY, state)
+            .build();
+    Map<String, NDArray> weights = loop.allParameterArrays();
+    NDManager tmp = weights.values().iterator().next().getManager().newSubManager();
+    try {
+      Map<String, NDArray> opt = loop.optimizerState().saveTensors(tmp);
+      Checkpoint c =
+          store.save(
+              request,
+              dir -> {
+                TensorFile.write(dir.resolve(MODEL_FILE), weights);
+                TensorFile.write(dir.resolve(OPTIMIZER_FILE), opt);
+              });
+      lastCommitted = c.directory();
+      lastSavedStep = loop.step();
+      double seconds = (System.nanoTime() - t0) / 1e9;
+      saveSeconds = measured ? Math.max(seconds, 0.8 * saveSeconds + 0.2 * seconds) : seconds;
+      measured = true;
+      lastSaveNanos = System.nanoTime();
+      log.info("Checkpoint {} committed in {} s", c.name(), String.format("%.2f", seconds));
+    } catch (CheckpointException e) {
+      throw new TrainingException(
+          "Checkpoint at epoch "
+              + loop.epoch()
+              + ", step "
+              + loop.step()
+              + " failed: "
+              + e.getMessage()
+              + (lastCommitted == null ? "" : " (the last good checkpoint " + lastCommitted + " is intact)"),
+          e);
+    } finally {
+      tmp.close();
+    }
+  }
+
+  /** The final save of an interrupted run, whatever the policy says (unless checkpoints are off). */
+  void saveFinal(TrainingLoop loop, String why) {
+    if (!policy.enabled()) {
+      log.warn("{}: checkpoints are off, so nothing is saved", why);
+      return;
+    }
+    save(loop, Map.of());
+  }
+
+  double estimatedSaveSeconds() {
+    return policy.enabled() ? saveSeconds : 0;
+  }
+
+  Optional<Path> lastCommitted() {
+    return Optional.ofNullable(lastCommitted);
+  }
+
+  @Override
+  public void close() {}
+}
