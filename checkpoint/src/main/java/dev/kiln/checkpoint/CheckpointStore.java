@@ -279,6 +279,7 @@ public final class CheckpointStore {
         syncer.setDaemon(true);
         syncer.start();
         Map<String, CheckpointFile> result = new LinkedHashMap<>();
+        boolean hashed = false;
         try {
             for (Path file : files) {
                 progress.at("reading", file);
@@ -286,9 +287,12 @@ public final class CheckpointStore {
                 Sha256.Digest digest = Sha256.of(file);
                 result.put(name, new CheckpointFile(name, digest.size(), digest.sha256()));
             }
+            hashed = true;
         } finally {
-            synchronized (cancelled) {
-                cancelled[0] = true;
+            if (!hashed) {
+                synchronized (cancelled) {
+                    cancelled[0] = true;
+                }
             }
             joinUninterruptibly(syncer);
         }
