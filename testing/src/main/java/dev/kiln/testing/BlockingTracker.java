@@ -34,6 +34,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * interrupts. Every call that returns is recorded, after the wait, in {@link #recorded()}. Always
  * release in a {@code finally} block, or the blocked thread outlives the test.
  */
+// close() may block and be interrupted on purpose: that is what this tracker is for.
+@SuppressWarnings("try")
 public final class BlockingTracker implements ExperimentTracker {
 
   private final TrackerMethod blockingMethod;

@@ -28,6 +28,8 @@ import java.util.function.Function;
  * or an {@code OutOfMemoryError}. Calls are counted per method, including those that threw. Safe
  * to call from any thread.
  */
+// close() throws whatever failure() chooses, InterruptedException included, on purpose.
+@SuppressWarnings("try")
 public final class ThrowingTracker implements ExperimentTracker {
 
   /** The exception a {@link ThrowingTracker} throws unless told otherwise. */

@@ -191,5 +191,8 @@ class ExperimentTrackerContractTestTest {
 
     @Override
     public void runEnded(RunEnd end) throws Exception {}
+
+    @Override
+    public void close() {}
   }
 }
