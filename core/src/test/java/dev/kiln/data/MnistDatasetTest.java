@@ -153,6 +153,25 @@ class MnistDatasetTest {
   }
 
   @Test
+  void djlsOwnIterationWorksWithoutConfiguringSampling() throws Exception {
+    writeImages("train-images-idx3-ubyte", false, 3);
+    writeLabels("train-labels-idx1-ubyte", false, 0, 1, 2);
+    MnistDataset dataset = MnistDataset.builder(dir, Split.TRAIN).build();
+
+    int batches = 0;
+    try (NDManager manager = NDManager.newBaseManager()) {
+      for (Batch batch : dataset.getData(manager)) {
+        try (batch) {
+          assertThat(batch.getData().head().getShape()).isEqualTo(new Shape(1, 1, 28, 28));
+          assertThat(batch.getLabels().head().getFloat()).isEqualTo((float) batches);
+        }
+        batches++;
+      }
+    }
+    assertThat(batches).isEqualTo(3);
+  }
+
+  @Test
   void aMissingDirectoryIsRejectedWithTheFix() {
     Path missing = dir.resolve("nowhere");
 
