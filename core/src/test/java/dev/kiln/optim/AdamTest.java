@@ -8,6 +8,7 @@ import static dev.kiln.optim.Fixtures.toDoubles;
 import static dev.kiln.optim.Fixtures.toFloats;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.entry;
 import static org.assertj.core.api.Assertions.within;
 
 import org.junit.jupiter.api.Test;
@@ -90,13 +91,13 @@ class AdamTest {
   void defaultsAreTorchs() {
     assertThat(Adam.builder().build().hyperParameters())
         .containsExactly(
-            org.assertj.core.api.Assertions.entry("name", "adam"),
-            org.assertj.core.api.Assertions.entry("learningRate", 1e-3),
-            org.assertj.core.api.Assertions.entry("beta1", 0.9),
-            org.assertj.core.api.Assertions.entry("beta2", 0.999),
-            org.assertj.core.api.Assertions.entry("eps", 1e-8),
-            org.assertj.core.api.Assertions.entry("weightDecay", 0.0),
-            org.assertj.core.api.Assertions.entry("amsgrad", false));
+            entry("name", "adam"),
+            entry("learningRate", 1e-3),
+            entry("beta1", 0.9),
+            entry("beta2", 0.999),
+            entry("eps", 1e-8),
+            entry("weightDecay", 0.0),
+            entry("amsgrad", false));
   }
 
   @Test
