@@ -62,6 +62,7 @@ public final class TrainerConfig {
   private final String devices;
   private final int workers;
   private final int prefetch;
+  private final int microBatches;
   private final long seed;
   private final String runName;
   private final Path runDirectory;
@@ -96,6 +97,7 @@ public final class TrainerConfig {
     devices = b.devices;
     workers = b.workers;
     prefetch = b.prefetch;
+    microBatches = b.microBatches;
     seed = b.seed;
     runName = b.runName;
     runDirectory = b.runDirectory;
@@ -177,6 +179,10 @@ public final class TrainerConfig {
 
   public int prefetch() {
     return prefetch;
+  }
+
+  public int microBatches() {
+    return microBatches;
   }
 
   public long seed() {
@@ -273,6 +279,7 @@ public final class TrainerConfig {
     m.put("seed", seed);
     m.put("workers", workers);
     m.put("prefetch", prefetch);
+    m.put("micro_batches", microBatches);
     m.put("optimizer", optimizer.hyperParameters());
     m.put("lr", optimizer.learningRate());
     m.put("schedule", schedule.describe());
@@ -303,6 +310,7 @@ public final class TrainerConfig {
     private String devices;
     private int workers = 1;
     private int prefetch = 4;
+    private int microBatches = 1;
     private long seed;
     private String runName;
     private Path runDirectory;
@@ -344,6 +352,7 @@ public final class TrainerConfig {
       devices = c.devices;
       workers = c.workers;
       prefetch = c.prefetch;
+      microBatches = c.microBatches;
       seed = c.seed;
       runName = c.runName;
       runDirectory = c.runDirectory;
@@ -435,6 +444,16 @@ public final class TrainerConfig {
     /** Batches prepared ahead of the training thread. Default 4. */
     public Builder prefetch(int prefetch) {
       this.prefetch = prefetch;
+      return this;
+    }
+
+    /**
+     * Splits each device's share of a batch into this many micro-batches, run one after another
+     * with their gradients summed before the single optimizer update (gradient accumulation): the
+     * same update as the whole batch, in less device memory. Default 1.
+     */
+    public Builder microBatches(int microBatches) {
+      this.microBatches = microBatches;
       return this;
     }
 
@@ -591,6 +610,7 @@ public final class TrainerConfig {
           "validationBatchSize must be >= 1: " + validationBatchSize);
       check(workers >= 0, "workers must be >= 0: " + workers);
       check(prefetch >= 1, "prefetch must be >= 1: " + prefetch);
+      check(microBatches >= 1, "microBatches must be >= 1: " + microBatches);
       check(logEverySteps >= 0, "logEverySteps must be >= 0: " + logEverySteps);
       check(
           gradientClipNorm >= 0 && Double.isFinite(gradientClipNorm),

@@ -1,18 +1,19 @@
 package dev.kiln.internal;
 
-import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Splits a batch along its first axis into one shard per device, as evenly as possible. */
+/**
+ * Splits a batch along its first axis into shards (one or more per device), as evenly as possible.
+ */
 public final class Sharding {
   private Sharding() {}
 
   /**
-   * Shard sizes for {@code n} samples on {@code k} devices: the first {@code n % k} shards get one
-   * more; devices beyond {@code n} get none (and are left out).
+   * Shard sizes for {@code n} samples in {@code k} shards: the first {@code n % k} shards get one
+   * more; when {@code n < k} the trailing shards are left out.
    */
   public static long[] sizes(long n, int k) {
     int used = (int) Math.min(n, k);
@@ -23,13 +24,13 @@ public final class Sharding {
     return sizes;
   }
 
-  /** Returns {data, labels} per shard, in device order; fewer shards than devices when n < k. */
-  public static List<NDList[]> split(NDList data, NDList labels, List<Device> devices) {
-    if (devices.size() == 1) {
+  /** Returns {data, labels} per shard, in order; fewer than {@code k} shards when n < k. */
+  public static List<NDList[]> split(NDList data, NDList labels, int k) {
+    if (k == 1) {
       return List.<NDList[]>of(new NDList[] {data, labels});
     }
     long n = data.head().getShape().get(0);
-    long[] sizes = sizes(n, devices.size());
+    long[] sizes = sizes(n, k);
     long[] cuts = new long[sizes.length - 1];
     long acc = 0;
     for (int i = 0; i < cuts.length; i++) {

@@ -580,18 +580,23 @@ public final class TrainingLoop {
     return config.schedule().learningRate(config.optimizer().learningRate(), t);
   }
 
-  /** Forward, backward and one optimizer update over every device; returns the batch's loss. */
+  /**
+   * Forward, backward and one optimizer update over every device; returns the batch's loss. The
+   * batch is cut into {@code devices × microBatches} shards; shard j runs on device {@code j /
+   * microBatches}. Each shard's mean loss is scaled by its share of the batch, so the summed
+   * gradients equal those of the whole batch's mean loss.
+   */
   private double trainBatch(BatchLoader.LoadedBatch batch, double lr) {
     Engine.getInstance().setRandomSeed(seedFor(config.seed(), step));
-    int k = devices.size();
+    int m = config.microBatches();
+    int shardCount = devices.size() * m;
     long n = batch.size();
-    List<NDList[]> shards = Sharding.split(batch.data(), batch.labels(), devices);
+    List<NDList[]> shards = Sharding.split(batch.data(), batch.labels(), shardCount);
     double loss = 0;
-    NDManager stepManager = batch.manager();
     try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
-      for (int i = 0; i < shards.size(); i++) {
-        NDList[] shard = shards.get(i);
-        Device d = devices.get(i);
+      for (int j = 0; j < shards.size(); j++) {
+        NDList[] shard = shards.get(j);
+        Device d = devices.get(j / m);
         NDList x = shard[0].toDevice(d, false);
         NDList y = shard[1].toDevice(d, false);
         NDList pred;
@@ -611,14 +616,16 @@ public final class TrainingLoop {
           throw e;
         }
         long shardSize = shard[0].head().getShape().get(0);
-        NDArray scaled = k == 1 ? l : l.mul((double) shardSize / n);
+        NDArray scaled = shards.size() == 1 ? l : l.mul((double) shardSize / n);
         collector.backward(scaled);
+        // Reading the value joins this device's work before the update.
         loss += scaled.getFloat();
       }
     }
     firstBatchChecked = true;
+    int usedDevices = (shards.size() + m - 1) / m;
     if (!Double.isFinite(loss)) {
-      zeroGradients();
+      zeroGradients(usedDevices);
       if (config.nonFiniteLoss() == TrainerConfig.NonFiniteLoss.FAIL) {
         throw new TrainingException(
             String.format(
@@ -634,12 +641,12 @@ public final class TrainingLoop {
       log.warn("Loss is {} at epoch {}, step {}: batch skipped", loss, epoch + 1, step + 1);
       return loss;
     }
-    update(stepManager, lr);
+    update(lr, usedDevices);
     return loss;
   }
 
   /** Combines gradients on the primary device, clips, updates once, copies to replicas. */
-  private void update(NDManager stepManager, double lr) {
+  private void update(double lr, int usedDevices) {
     Device primary = devices.get(0);
     Map<String, NDArray> weights = new LinkedHashMap<>();
     Map<String, NDArray> grads = new LinkedHashMap<>();
@@ -648,7 +655,7 @@ public final class TrainingLoop {
       NDArray w = parameterStore.getValue(e.getValue(), primary, true);
       NDArray g = w.getGradient();
       handles.add(g);
-      for (int i = 1; i < devices.size(); i++) {
+      for (int i = 1; i < usedDevices; i++) {
         NDArray replica = parameterStore.getValue(e.getValue(), devices.get(i), true);
         NDArray rg = replica.getGradient();
         handles.add(rg);
@@ -674,11 +681,11 @@ public final class TrainingLoop {
     zero(handles);
   }
 
-  private void zeroGradients() {
+  private void zeroGradients(int usedDevices) {
     List<NDArray> handles = new ArrayList<>();
     for (Parameter p : parameters.values()) {
-      for (Device d : devices) {
-        handles.add(parameterStore.getValue(p, d, true).getGradient());
+      for (int i = 0; i < usedDevices; i++) {
+        handles.add(parameterStore.getValue(p, devices.get(i), true).getGradient());
       }
     }
     zero(handles);

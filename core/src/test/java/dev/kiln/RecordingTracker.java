@@ -1,0 +1,35 @@
+package dev.kiln;
+
+import dev.kiln.tracking.ExperimentTracker;
+import dev.kiln.tracking.MetricsRecord;
+import dev.kiln.tracking.RunEnd;
+import dev.kiln.tracking.RunStart;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/** Records what core sends, for core's own tests (kiln-testing depends on core, not the reverse). */
+final class RecordingTracker implements ExperimentTracker {
+  final List<RunStart> starts = new CopyOnWriteArrayList<>();
+  final List<MetricsRecord> metrics = new CopyOnWriteArrayList<>();
+  final List<RunEnd> ends = new CopyOnWriteArrayList<>();
+
+  @Override
+  public String name() {
+    return "recording";
+  }
+
+  @Override
+  public void runStarted(RunStart start) {
+    starts.add(start);
+  }
+
+  @Override
+  public void metrics(MetricsRecord record) {
+    metrics.add(record);
+  }
+
+  @Override
+  public void runEnded(RunEnd end) {
+    ends.add(end);
+  }
+}
