@@ -148,15 +148,6 @@ public final class TrainingLoop {
       resumeFrom.ifPresent(this::restore);
       startTrackers(resumeFrom);
       outcome = loop(runManager);
-      return new FitResult(
-          runId,
-          runDirectory,
-          outcome,
-          results,
-          step,
-          checkpoints.lastCommitted(),
-          trackers.failures(),
-          trackers.dropped());
     } catch (RuntimeException | Error e) {
       failure = Optional.of(e.toString());
       throw e;
@@ -178,6 +169,15 @@ public final class TrainingLoop {
         }
       }
     }
+    return new FitResult(
+        runId,
+        runDirectory,
+        outcome,
+        results,
+        step,
+        checkpoints.lastCommitted(),
+        trackers.failures(),
+        trackers.dropped());
   }
 
   // ---------------------------------------------------------------- setup
@@ -616,7 +616,7 @@ public final class TrainingLoop {
           throw e;
         }
         long shardSize = shard[0].head().getShape().get(0);
-        NDArray scaled = shards.size() == 1 ? l : l.mul((double) shardSize / n);
+        NDArray scaled = shards.size() == 1 ? l : l.mul((float) shardSize / n);
         collector.backward(scaled);
         // Reading the value joins this device's work before the update.
         loss += scaled.getFloat();
