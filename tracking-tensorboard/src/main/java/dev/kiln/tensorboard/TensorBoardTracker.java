@@ -211,11 +211,6 @@ public final class TensorBoardTracker implements ExperimentTracker {
         i++;
       }
       events.scalars(seconds(record.time()), record.step(), tagScratch, valueScratch, n);
-      if (epoch) {
-        for (String key : values.keySet()) {
-          metricTags.add(Tags.sanitize(prefix + key));
-        }
-      }
     }
     for (Map.Entry<String, String> note : record.notes().entrySet()) {
       events.text(
@@ -230,10 +225,14 @@ public final class TensorBoardTracker implements ExperimentTracker {
     flushIfDue();
   }
 
-  private static byte[] tagBytes(Map<String, byte[]> cache, String prefix, String key) {
+  private byte[] tagBytes(Map<String, byte[]> cache, String prefix, String key) {
     byte[] tag = cache.get(key);
     if (tag == null) {
-      tag = Tags.sanitize(prefix + key).getBytes(StandardCharsets.UTF_8);
+      String sanitized = Tags.sanitize(prefix + key);
+      tag = sanitized.getBytes(StandardCharsets.UTF_8);
+      if (cache != stepTags) {
+        metricTags.add(sanitized); // epoch and summary metrics: the HParams columns
+      }
       if (cache.size() < MAX_CACHED_TAGS) {
         cache.put(key, tag);
       }
@@ -316,7 +315,6 @@ public final class TensorBoardTracker implements ExperimentTracker {
     for (Map.Entry<String, Double> e : s.values().entrySet()) {
       tags[i] = tagBytes(summaryTags, "summary/", e.getKey());
       values[i] = (float) e.getValue().doubleValue();
-      metricTags.add(new String(tags[i], StandardCharsets.UTF_8));
       i++;
     }
     events.scalars(seconds(clock.instant()), s.step(), tags, values, n);
