@@ -137,7 +137,7 @@ final class FakeWandbServer implements AutoCloseable {
   }
 
   /** From now on, file_stream posts are applied, then held without an answer until released. */
-  void holdFileStream() {
+  synchronized void holdFileStream() {
     hold = new CountDownLatch(1);
   }
 
@@ -230,7 +230,9 @@ final class FakeWandbServer implements AutoCloseable {
     String path = request.getUrl().encodedPath();
     String body = request.getBody() == null ? "" : request.getBody().utf8();
     MockResponse response;
+    CountDownLatch h;
     synchronized (this) {
+      h = path.endsWith("/file_stream") ? hold : null;
       if (!expectedAuth.equals(request.getHeaders().get("Authorization"))) {
         response =
             new MockResponse.Builder()
@@ -248,8 +250,7 @@ final class FakeWandbServer implements AutoCloseable {
       requests.add(new Req(request.getMethod(), path, request.getHeaders(), body, response.getCode()));
       notifyAll();
     }
-    CountDownLatch h = hold;
-    if (h != null && path.endsWith("/file_stream")) {
+    if (h != null) {
       held.countDown();
       h.await();
     }
