@@ -40,7 +40,7 @@ public final class CsvTracker implements ExperimentTracker {
     if (start.resume().isPresent() && Files.exists(file)) {
       long step = start.resume().get().step();
       List<String> kept = Files.readAllLines(file).stream()
-          .filter(l -> l.equals(HEADER) || l.matches("\\d+,.*") && Long.parseLong(l.split(",")[0]) <= step)
+          .filter(l -> l.equals(HEADER) || kept(l, step))
           .collect(Collectors.toList());
       Files.write(file, kept); // a crash here loses only rows that can be recomputed
     }
@@ -49,6 +49,11 @@ public final class CsvTracker implements ExperimentTracker {
     if (fresh) {
       out.write(HEADER + "\n");
     }
+  }
+
+  private static boolean kept(String row, long resumeStep) {
+    String[] f = row.split(",");
+    return f.length == 5 && f[0].matches("\\d+") && Long.parseLong(f[0]) <= resumeStep;
   }
 
   @Override
