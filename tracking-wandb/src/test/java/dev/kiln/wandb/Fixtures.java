@@ -74,6 +74,18 @@ final class Fixtures {
         outcome == RunEnd.Outcome.FAILED ? Optional.of("java.lang.IllegalStateException: boom") : Optional.empty());
   }
 
+  /** Polls {@code condition} until it holds or {@code timeout} passes. */
+  static boolean await(java.util.function.BooleanSupplier condition, Duration timeout) {
+    long deadline = System.nanoTime() + timeout.toNanos();
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() > deadline) {
+        return false;
+      }
+      java.util.concurrent.locks.LockSupport.parkNanos(5_000_000);
+    }
+    return true;
+  }
+
   /** Everything written under {@code dir}, as text. */
   static String allFiles(Path dir) throws IOException {
     StringBuilder sb = new StringBuilder();

@@ -179,6 +179,7 @@ class WandbTrackerTest {
       tracker.metrics(step(s, 1.0 / s));
     }
     tracker.runEnded(end(RunEnd.Outcome.FINISHED, 50));
+    assertThat(Fixtures.await(() -> logs.count("is not accepting uploads") > 0, Duration.ofSeconds(20))).isTrue();
     server.close();
     try (FakeWandbServer late = new FakeWandbServer(KEY).start(port)) {
       tracker.close();
