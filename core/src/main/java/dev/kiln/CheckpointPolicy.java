@@ -21,6 +21,7 @@ public final class CheckpointPolicy {
   private final String bestMetric;
   private final boolean bestHigher;
   private final int keepEveryEpochs;
+  private final boolean async;
 
   private CheckpointPolicy(Builder b) {
     enabled = b.enabled;
@@ -32,6 +33,7 @@ public final class CheckpointPolicy {
     bestMetric = b.bestMetric;
     bestHigher = b.bestHigher;
     keepEveryEpochs = b.keepEveryEpochs;
+    async = b.async;
   }
 
   /** A policy that never writes checkpoints (and makes resume impossible). */
@@ -54,6 +56,7 @@ public final class CheckpointPolicy {
     b.bestMetric = bestMetric;
     b.bestHigher = bestHigher;
     b.keepEveryEpochs = keepEveryEpochs;
+    b.async = async;
     return b;
   }
 
@@ -93,6 +96,11 @@ public final class CheckpointPolicy {
     return keepEveryEpochs;
   }
 
+  /** Whether checkpoints are written by a background thread. */
+  public boolean async() {
+    return async;
+  }
+
   Map<String, Object> describe() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("enabled", enabled);
@@ -103,6 +111,7 @@ public final class CheckpointPolicy {
     m.put("keep_best", keepBest);
     m.put("best_metric", bestMetric);
     m.put("keep_every_epochs", keepEveryEpochs);
+    m.put("async", async);
     return m;
   }
 
@@ -117,8 +126,21 @@ public final class CheckpointPolicy {
     private String bestMetric = "val_loss";
     private boolean bestHigher;
     private int keepEveryEpochs;
+    private boolean async;
 
     private Builder() {}
+
+    /**
+     * Write checkpoints on a background thread: the training thread only waits for the tensors to
+     * be copied to host memory (and for the previous save, if still running). A failed background
+     * save fails the run at the next checkpoint or at the end of {@code fit}, never silently. The
+     * final checkpoint on a signal or deadline is always written before {@code fit} returns.
+     * Default false.
+     */
+    public Builder async(boolean async) {
+      this.async = async;
+      return this;
+    }
 
     /** Whether checkpoints are written at all. Default true. */
     public Builder enabled(boolean enabled) {

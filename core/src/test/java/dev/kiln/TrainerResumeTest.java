@@ -130,6 +130,23 @@ class TrainerResumeTest {
   }
 
   @Test
+  void asynchronousCheckpointsResumeAsExactlyAsSynchronousOnes() {
+    CheckpointPolicy async = CheckpointPolicy.builder().async(true).build();
+    Trained straight = train(config("adam", dir.resolve("straight")).epochs(3).build());
+
+    Path resumed = dir.resolve("resumed");
+    Trained first = train(config("adam", resumed).epochs(1).checkpoints(async).build());
+    assertThat(first.result().lastCheckpoint()).as("fit returns after the background save").isPresent();
+    assertThat(first.result().lastCheckpoint().get()).exists();
+    Trained second =
+        train(config("adam", resumed).epochs(3).checkpoints(async).resume(Resume.latest()).build());
+
+    assertSameParameters(second.parameters(), straight.parameters());
+    assertThat(second.result().lastCheckpoint().get().getFileName().toString())
+        .startsWith("ckpt-000000000018");
+  }
+
+  @Test
   void resumingWithoutTheOptimizerStateBreaksParity() {
     Trained straight = train(config("adam", dir.resolve("straight")).epochs(2).build());
 

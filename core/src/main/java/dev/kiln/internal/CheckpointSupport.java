@@ -37,11 +37,13 @@ final class CheckpointSupport implements AutoCloseable {
   private final CheckpointPolicy policy;
   private final CheckpointStore store;
   private final DeviceReport devices;
-  private Path lastCommitted;
-  private long lastSaveNanos;
-  private double saveSeconds = 10; // until measured
-  private boolean measured;
+  private volatile Path lastCommitted;
+  private volatile long lastSaveNanos;
+  private volatile double saveSeconds = 10; // until measured
+  private volatile boolean measured;
   private long lastSavedStep = -1;
+  private java.util.concurrent.ExecutorService background;
+  private java.util.concurrent.Future<?> pending;
 
   CheckpointSupport(Path runDirectory, TrainerConfig config, DeviceReport devices) {
     this.config = config;
@@ -275,10 +277,14 @@ final class CheckpointSupport implements AutoCloseable {
 
   /** Saves the loop's full state; a failure stops training with a clear error. */
   void save(TrainingLoop loop, Map<String, Double> metrics) {
-    if (loop.step() == lastSavedStep && loop.batchInEpoch() == 0 && metrics.isEmpty()) {
+    save(loop, metrics, false);
+  }
+
+  void save(TrainingLoop loop, Map<String, Double> metrics, boolean forceSync) {
+    if (loop.step() == lastSavedStep && metrics.isEmpty()) {
+      awaitPending();
       return;
     }
-    long t0 = System.nanoTime();
     Map<String, Object> state = new LinkedHashMap<>();
     state.put("run_id", loop.runId());
     state.put("run_name", loop.runName());
@@ -306,36 +312,99 @@ final class CheckpointSupport implements AutoCloseable {
             .metrics(finite)
             .metadata(STATE_KEY, state)
             .build();
-    Map<String, NDArray> weights = loop.allParameterArrays();
-    NDManager tmp = weights.values().iterator().next().getManager().newSubManager();
+    Map<String, NDArray> live = loop.allParameterArrays();
+    NDManager tmp = live.values().iterator().next().getManager().newSubManager(ai.djl.Device.cpu());
+    Map<String, NDArray> weights;
+    Map<String, NDArray> opt;
     try {
-      Map<String, NDArray> opt = loop.optimizerState().saveTensors(tmp);
-      Checkpoint c =
-          store.save(
-              request,
-              dir -> {
-                TensorFile.write(dir.resolve(MODEL_FILE), weights);
-                TensorFile.write(dir.resolve(OPTIMIZER_FILE), opt);
-              });
-      lastCommitted = c.directory();
-      lastSavedStep = loop.step();
-      double seconds = (System.nanoTime() - t0) / 1e9;
-      saveSeconds = measured ? Math.max(seconds, 0.8 * saveSeconds + 0.2 * seconds) : seconds;
-      measured = true;
-      lastSaveNanos = System.nanoTime();
-      log.info("Checkpoint {} committed in {} s", c.name(), String.format("%.2f", seconds));
-    } catch (CheckpointException e) {
-      throw new TrainingException(
-          "Checkpoint at epoch "
-              + loop.epoch()
-              + ", step "
-              + loop.step()
-              + " failed: "
-              + e.getMessage()
-              + (lastCommitted == null ? "" : " (the last good checkpoint " + lastCommitted + " is intact)"),
-          e);
-    } finally {
+      // Host copies: later steps cannot change what is being written.
+      weights = hostCopies(live, tmp);
+      opt = hostCopies(loop.optimizerState().saveTensors(tmp), tmp);
+    } catch (RuntimeException e) {
       tmp.close();
+      throw e;
+    }
+    int epoch = loop.epoch();
+    long step = loop.step();
+    lastSavedStep = step;
+    Runnable job =
+        () -> {
+          try {
+            long j0 = System.nanoTime();
+            Checkpoint c =
+                store.save(
+                    request,
+                    dir -> {
+                      TensorFile.write(dir.resolve(MODEL_FILE), weights);
+                      TensorFile.write(dir.resolve(OPTIMIZER_FILE), opt);
+                    });
+            lastCommitted = c.directory();
+            double seconds = (System.nanoTime() - j0) / 1e9;
+            saveSeconds = measured ? Math.max(seconds, 0.8 * saveSeconds + 0.2 * seconds) : seconds;
+            measured = true;
+            lastSaveNanos = System.nanoTime();
+            log.info("Checkpoint {} committed in {} s", c.name(), String.format("%.2f", seconds));
+          } catch (CheckpointException e) {
+            throw new TrainingException(
+                "Checkpoint at epoch "
+                    + epoch
+                    + ", step "
+                    + step
+                    + " failed: "
+                    + e.getMessage()
+                    + (lastCommitted == null
+                        ? ""
+                        : " (the last good checkpoint " + lastCommitted + " is intact)"),
+                e);
+          } finally {
+            tmp.close();
+          }
+        };
+    if (policy.async() && !forceSync) {
+      awaitPending();
+      if (background == null) {
+        background =
+            java.util.concurrent.Executors.newSingleThreadExecutor(
+                r -> {
+                  Thread t = new Thread(r, "kiln-checkpoint");
+                  t.setDaemon(false); // a save in flight must finish even as the JVM exits
+                  return t;
+                });
+      }
+      pending = background.submit(job);
+    } else {
+      awaitPending();
+      job.run();
+    }
+  }
+
+  private static Map<String, NDArray> hostCopies(Map<String, NDArray> arrays, NDManager manager) {
+    Map<String, NDArray> copies = new LinkedHashMap<>();
+    for (Map.Entry<String, NDArray> e : arrays.entrySet()) {
+      NDArray copy = e.getValue().toDevice(ai.djl.Device.cpu(), true);
+      copy.attach(manager);
+      copies.put(e.getKey(), copy);
+    }
+    return copies;
+  }
+
+  /** Waits for a background save; rethrows its failure. */
+  void awaitPending() {
+    java.util.concurrent.Future<?> p = pending;
+    pending = null;
+    if (p == null) {
+      return;
+    }
+    try {
+      p.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new TrainingException("interrupted while waiting for a checkpoint to be written", e);
+    } catch (java.util.concurrent.ExecutionException e) {
+      if (e.getCause() instanceof RuntimeException re) {
+        throw re;
+      }
+      throw new TrainingException("checkpoint failed: " + e.getCause(), e.getCause());
     }
   }
 
@@ -345,7 +414,7 @@ final class CheckpointSupport implements AutoCloseable {
       log.warn("{}: checkpoints are off, so nothing is saved", why);
       return;
     }
-    save(loop, Map.of());
+    save(loop, Map.of(), true);
   }
 
   double estimatedSaveSeconds() {
@@ -356,6 +425,15 @@ final class CheckpointSupport implements AutoCloseable {
     return Optional.ofNullable(lastCommitted);
   }
 
+  /** Waits for a save in flight (rethrowing its failure) and stops the background thread. */
   @Override
-  public void close() {}
+  public void close() {
+    try {
+      awaitPending();
+    } finally {
+      if (background != null) {
+        background.shutdown();
+      }
+    }
+  }
 }

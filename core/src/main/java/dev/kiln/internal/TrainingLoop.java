@@ -160,7 +160,11 @@ public final class TrainingLoop {
           new RunEnd(outcome, step, epoch, config.clock().instant(), failure),
           config.trackerTimeout());
       trackers.close();
-      checkpoints.close();
+      try {
+        checkpoints.close();
+      } catch (RuntimeException e) {
+        log.error("A background checkpoint failed while the run was already failing: {}", e.getMessage());
+      }
       if (optimizerState instanceof AutoCloseable c) {
         try {
           c.close();
@@ -416,6 +420,7 @@ public final class TrainingLoop {
         return RunEnd.Outcome.INTERRUPTED;
       }
     }
+    checkpoints.awaitPending();
     return RunEnd.Outcome.FINISHED;
   }
 
