@@ -99,6 +99,24 @@ class MnistTrainingCliTest {
   }
 
   @Test
+  @org.junit.jupiter.api.Disabled(
+      "core bug: CheckpointSupport.findResumePoint (LATEST) counts damaged checkpoints with"
+          + " store.list(), which leaves out those whose manifest cannot be read, so it starts a"
+          + " new run beside them (ckpt-...-e0001.1) instead of refusing; see the examples report")
+  void resumingARunWhoseManifestsAreAllCorruptFailsInOneLineAndTouchesNothing() throws Exception {
+    Path data = TestData.fashionMnist();
+    Path runDir = temp.resolve("run");
+    assertThat(TestData.run(tiny(data, runDir)).status()).isZero();
+    Files.writeString(onlyCheckpoint(runDir).resolve("manifest.json"), "garbage");
+    Map<String, String> before = TestData.snapshot(runDir);
+
+    TestData.Run resumed = TestData.run(append(tiny(data, runDir), "--resume"));
+
+    assertOneLineError(resumed, 1, "No valid checkpoint in " + runDir.resolve("checkpoints"));
+    assertThat(TestData.snapshot(runDir)).isEqualTo(before);
+  }
+
+  @Test
   void startingANewRunInADirectoryWithCheckpointsIsRefusedPointingToResume() throws Exception {
     Path data = TestData.fashionMnist();
     Path runDir = temp.resolve("run");
