@@ -66,6 +66,10 @@ public final class WandbTracker implements ExperimentTracker {
   private Spool spool;
   private Sender sender;
   private ScheduledExecutorService stats;
+  private java.util.concurrent.ExecutorService writer;
+  private volatile IOException writeFailure;
+  private final java.util.concurrent.atomic.AtomicBoolean syncQueued =
+      new java.util.concurrent.atomic.AtomicBoolean();
   private Instant startTime;
   private Path runDirectory;
   private long lastSyncNanos;
@@ -148,6 +152,7 @@ public final class WandbTracker implements ExperimentTracker {
     long startPos = spool.append(Json.write(rec));
     spool.sync();
     lastSyncNanos = System.nanoTime();
+    writer = Executors.newSingleThreadExecutor(threadFactory);
 
     if (config.mode() == WandbConfig.Mode.OFFLINE) {
       log.info("W&B offline: run {} is spooled to {}; {}", runId, spool.dir(), syncHint());
@@ -290,12 +295,53 @@ public final class WandbTracker implements ExperimentTracker {
     append(rec);
   }
 
-  /** Forces the spool to disk. */
+  /**
+   * Waits until every record so far is written to the spool file (so it survives the process
+   * being killed), then asks the background writer to force it to disk (for a machine crash)
+   * without waiting for the fsync. Called by Kiln at epoch ends and checkpoint commits.
+   */
   @Override
-  public void flush() throws IOException {
+  public void flush() throws IOException, InterruptedException {
     if (spool != null) {
-      spool.sync();
-      lastSyncNanos = System.nanoTime();
+      drain();
+      requestSync();
+    }
+  }
+
+  /** Waits for the writer to have written everything queued so far. */
+  private void drain() throws IOException, InterruptedException {
+    try {
+      writer.submit(() -> {}).get();
+    } catch (java.util.concurrent.ExecutionException | java.util.concurrent.RejectedExecutionException e) {
+      throw new IOException("W&B spool writer failed: " + e, e);
+    }
+    throwWriteFailure();
+  }
+
+  private void throwWriteFailure() throws IOException {
+    IOException f = writeFailure;
+    if (f != null) {
+      writeFailure = null;
+      throw new IOException("Writing the W&B spool " + spool.file() + " failed: " + f.getMessage(), f);
+    }
+  }
+
+  private void requestSync() {
+    lastSyncNanos = System.nanoTime();
+    if (writer != null && syncQueued.compareAndSet(false, true)) {
+      try {
+        writer.execute(
+            () -> {
+              syncQueued.set(false);
+              try {
+                spool.sync();
+              } catch (IOException | RuntimeException e) {
+                log.debug("Spool fsync failed: {}", e.toString());
+              }
+            });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        syncQueued.set(false);
+      }
     }
   }
 
@@ -309,6 +355,12 @@ public final class WandbTracker implements ExperimentTracker {
       return;
     }
     ended = true;
+    try {
+      drain();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("Interrupted while writing the W&B spool", e);
+    }
     ObjectNode rec = Json.MAPPER.createObjectNode();
     rec.put("type", "exit");
     rec.put("exitcode", exitCode(end.outcome()));
@@ -335,6 +387,10 @@ public final class WandbTracker implements ExperimentTracker {
     try {
       if (stats != null) {
         stats.shutdownNow();
+      }
+      if (writer != null) {
+        writer.shutdown();
+        writer.awaitTermination(10, TimeUnit.SECONDS);
       }
       if (sender != null) {
         sender.finish();
@@ -369,6 +425,9 @@ public final class WandbTracker implements ExperimentTracker {
     if (stats != null) {
       stats.shutdownNow();
     }
+    if (writer != null) {
+      writer.shutdownNow();
+    }
     if (sender != null) {
       sender.abort();
       sender.awaitDone(Duration.ofSeconds(5));
@@ -382,12 +441,26 @@ public final class WandbTracker implements ExperimentTracker {
     return sender;
   }
 
+  /**
+   * Hands the record to the writer thread: the caller pays for the JSON and a queue offer, never
+   * for a write or fsync that may stall behind the disk.
+   */
   private void append(ObjectNode rec) throws IOException {
-    spool.append(Json.write(rec));
-    long now = System.nanoTime();
-    if (now - lastSyncNanos >= SYNC_EVERY_NANOS) {
-      lastSyncNanos = now;
-      spool.sync();
+    throwWriteFailure();
+    String line = Json.write(rec);
+    writer.execute(
+        () -> {
+          try {
+            spool.append(line);
+          } catch (IOException e) {
+            if (writeFailure == null) {
+              log.error("Writing the W&B spool {} failed: {}", spool.file(), e.toString());
+            }
+            writeFailure = e;
+          }
+        });
+    if (System.nanoTime() - lastSyncNanos >= SYNC_EVERY_NANOS) {
+      requestSync();
     }
   }
 
