@@ -420,7 +420,8 @@ public final class CheckpointStore {
             entries.add(new RetentionPlan.Entry(name, metrics));
         }
         Set<CheckpointName> keep = RetentionPlan.keep(entries, retention, justSaved);
-        boolean removed = false;
+        // No directory fsync afterwards: if a prune is lost in a power failure the old checkpoint (or its
+        // .tmp-prune directory, cleaned on open) simply reappears.
         for (CheckpointName name : names) {
             if (keep.contains(name)) {
                 continue;
@@ -430,19 +431,11 @@ public final class CheckpointStore {
             Path trash = directory.resolve(CheckpointName.TEMP_PREFIX + "prune-" + name + "-" + randomSuffix());
             try {
                 fileOps.atomicMove(victim, trash);
-                removed = true;
                 fileOps.deleteRecursively(trash);
                 log.debug("Pruned checkpoint {}", victim);
             } catch (IOException | RuntimeException e) {
                 log.warn("Could not prune checkpoint {} ({}); it is retried after the next save", victim,
                         Failures.cause(e));
-            }
-        }
-        if (removed) {
-            try {
-                fileOps.fsyncDirectory(directory);
-            } catch (IOException | RuntimeException e) {
-                log.warn("Could not sync {} after pruning: {}", directory, Failures.cause(e));
             }
         }
     }
