@@ -222,7 +222,7 @@ public final class StagingRun {
           try {
             entry = reader.next();
           } catch (IOException e) {
-            throw corrupt(e, null);
+            throw corrupt(e, last == null ? null : "after entry '" + last + "'");
           }
           if (entry == null) {
             break;
@@ -274,7 +274,7 @@ public final class StagingRun {
         try {
           reader.finish();
         } catch (IOException e) {
-          throw corrupt(e, last);
+          throw corrupt(e, last == null ? null : "after entry '" + last + "'");
         }
       }
       String actual = raw.sha256();
@@ -356,7 +356,7 @@ public final class StagingRun {
         try {
           n = in.read(buffer);
         } catch (IOException e) {
-          throw corrupt(e, entry.name());
+          throw corrupt(e, "reading entry '" + entry.name() + "'");
         }
         if (n < 0) {
           break;
@@ -454,10 +454,12 @@ public final class StagingRun {
     }
   }
 
-  private IOException corrupt(IOException e, String entry) {
-    String where = entry == null ? "" : " (reading entry '" + entry + "')";
+  /** @param where "reading entry 'x'" or "after entry 'x'", or null */
+  private IOException corrupt(IOException e, String where) {
+    String message = String.valueOf(e.getMessage());
+    String context = where == null || message.contains(where.substring(where.indexOf('\''))) ? "" : " (" + where + ")";
     return new IOException(
-        "archive " + archive + " is truncated or corrupt" + where + ": " + e.getMessage()
+        "archive " + archive + " is truncated or corrupt" + context + ": " + message
             + " — copy the archive again (or re-create it); nothing was staged",
         e);
   }
