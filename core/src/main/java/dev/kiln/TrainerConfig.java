@@ -80,6 +80,8 @@ public final class TrainerConfig {
   private final CheckpointPolicy checkpoints;
   private final Resume resume;
   private final Instant deadline;
+  private final Path mirror;
+  private final Duration mirrorTimeout;
   private final boolean handleSignals;
   private final boolean engineTuning;
   private final Clock clock;
@@ -115,6 +117,8 @@ public final class TrainerConfig {
     checkpoints = b.checkpoints;
     resume = b.resume;
     deadline = b.deadline;
+    mirror = b.mirror;
+    mirrorTimeout = b.mirrorTimeout;
     handleSignals = b.handleSignals;
     engineTuning = b.engineTuning;
     clock = b.clock;
@@ -254,6 +258,15 @@ public final class TrainerConfig {
     return Optional.ofNullable(deadline);
   }
 
+  /** The mirror root, if set: checkpoints and logs are copied to {@code <mirror>/<run name>}. */
+  public Optional<Path> mirror() {
+    return Optional.ofNullable(mirror);
+  }
+
+  public Duration mirrorTimeout() {
+    return mirrorTimeout;
+  }
+
   public boolean handleSignals() {
     return handleSignals;
   }
@@ -328,6 +341,8 @@ public final class TrainerConfig {
     private CheckpointPolicy checkpoints = CheckpointPolicy.builder().build();
     private Resume resume = Resume.never();
     private Instant deadline;
+    private Path mirror;
+    private Duration mirrorTimeout = Duration.ofMinutes(5);
     private boolean handleSignals = true;
     private boolean engineTuning = true;
     private Clock clock = Clock.systemUTC();
@@ -370,6 +385,8 @@ public final class TrainerConfig {
       checkpoints = c.checkpoints;
       resume = c.resume;
       deadline = c.deadline;
+      mirror = c.mirror;
+      mirrorTimeout = c.mirrorTimeout;
       handleSignals = c.handleSignals;
       engineTuning = c.engineTuning;
       clock = c.clock;
@@ -568,6 +585,24 @@ public final class TrainerConfig {
     }
 
     /**
+     * Durable storage that outlives this machine (a mounted Google Drive, a data disk): after each
+     * checkpoint commits locally, it and the run's logs are copied to {@code <mirror>/<run name>}
+     * in the background, verified by checksum and committed atomically. Training never waits for
+     * the mirror; resume takes the newest valid checkpoint of the local run directory and the
+     * mirror, so a fresh machine with only the mirror continues the run. Default: none.
+     */
+    public Builder mirror(Path mirror) {
+      this.mirror = Objects.requireNonNull(mirror, "mirror");
+      return this;
+    }
+
+    /** How long the end of {@code fit} waits for the mirror to catch up. Default 5 minutes. */
+    public Builder mirrorTimeout(Duration timeout) {
+      this.mirrorTimeout = Objects.requireNonNull(timeout, "mirrorTimeout");
+      return this;
+    }
+
+    /**
      * Whether SIGTERM and SIGINT finish the current step, write a checkpoint and end the run as
      * interrupted. Default true.
      */
@@ -618,6 +653,7 @@ public final class TrainerConfig {
       check(
           histogramEveryEpochs >= 0, "histogramEveryEpochs must be >= 0: " + histogramEveryEpochs);
       check(!trackerTimeout.isNegative(), "trackerTimeout must not be negative: " + trackerTimeout);
+      check(!mirrorTimeout.isNegative(), "mirrorTimeout must not be negative: " + mirrorTimeout);
       check(
           validationPrefix.matches("[A-Za-z0-9_]+"),
           "validationPrefix must be letters, digits or _: '" + validationPrefix + "'");

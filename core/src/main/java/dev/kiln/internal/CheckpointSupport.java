@@ -45,7 +45,11 @@ final class CheckpointSupport implements AutoCloseable {
   private java.util.concurrent.ExecutorService background;
   private java.util.concurrent.Future<?> pending;
 
-  CheckpointSupport(Path runDirectory, TrainerConfig config, DeviceReport devices) {
+  private final Path runDirectory;
+  private final CheckpointMirror mirror;
+
+  CheckpointSupport(Path runDirectory, String runName, TrainerConfig config, DeviceReport devices) {
+    this.runDirectory = runDirectory;
     this.config = config;
     this.policy = config.checkpoints();
     this.devices = devices;
@@ -70,6 +74,17 @@ final class CheckpointSupport implements AutoCloseable {
             .versions(versions)
             .build();
     lastSaveNanos = System.nanoTime();
+    this.mirror =
+        config.mirror().isPresent() && policy.enabled()
+            ? new CheckpointMirror(
+                runDirectory,
+                config.mirror().get().resolve(runName).toAbsolutePath(),
+                retention.build(),
+                versions,
+                config.clock(),
+                TestHooks.mirrorCopier(),
+                config.threadFactory() != null ? config.threadFactory() : Thread::new)
+            : null;
   }
 
   /** What a resume restores, read from a verified checkpoint. */
@@ -198,7 +213,10 @@ final class CheckpointSupport implements AutoCloseable {
   Optional<Loaded> findResumePoint(Resume resume) {
     switch (resume.mode()) {
       case NEVER -> {
-        List<Checkpoint> existing = store.list();
+        List<Checkpoint> existing = new java.util.ArrayList<>(store.list());
+        if (mirror != null) {
+          existing.addAll(mirror.store().list());
+        }
         if (!existing.isEmpty()) {
           throw new IllegalArgumentException(
               "The run directory "
@@ -236,6 +254,9 @@ final class CheckpointSupport implements AutoCloseable {
           log.warn(
               "Skipped damaged checkpoints while looking for one to resume: {}", store.problems());
         }
+        if (mirror != null) {
+          latest = newestOfLocalAndMirror(latest);
+        }
         return latest.map(Loaded::new);
       }
       case FROM -> {
@@ -247,6 +268,58 @@ final class CheckpointSupport implements AutoCloseable {
         }
       }
       default -> throw new AssertionError(resume);
+    }
+  }
+
+  /**
+   * Takes the mirror's newest valid checkpoint when it is newer than the local one (a fresh
+   * machine, a lost local disk): copies it, verified, into the local store and brings back the
+   * log files the local run directory lacks, so trackers continue their runs.
+   */
+  private Optional<Checkpoint> newestOfLocalAndMirror(Optional<Checkpoint> local) {
+    Optional<Checkpoint> remote;
+    try {
+      remote = mirror.store().latestValid();
+    } catch (CheckpointException e) {
+      log.warn("Cannot read the mirror's checkpoints: {}", e.getMessage());
+      return local;
+    }
+    if (remote.isEmpty() || (local.isPresent() && local.get().step() >= remote.get().step())) {
+      return local;
+    }
+    log.info(
+        "The mirror holds a newer checkpoint ({}) than the local run directory ({}): resuming from"
+            + " the mirror",
+        remote.get().name(),
+        local.map(Checkpoint::name).orElse("none"));
+    try {
+      Path logs = remote.get().directory().getParent().getParent().resolve(CheckpointMirror.LOGS);
+      restoreMissingLogs(logs, runDirectory);
+      return Optional.of(
+          CheckpointMirror.copyCheckpoint(remote.get(), store, CheckpointMirror.Copier.standard()));
+    } catch (IOException | CheckpointException e) {
+      throw new TrainingException(
+          "Cannot copy checkpoint "
+              + remote.get().directory()
+              + " from the mirror: "
+              + e.getMessage()
+              + " — check the mirror drive and free space on the local disk",
+          e);
+    }
+  }
+
+  private static void restoreMissingLogs(Path from, Path to) throws IOException {
+    if (!java.nio.file.Files.isDirectory(from)) {
+      return;
+    }
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.walk(from)) {
+      for (Path f : s.filter(java.nio.file.Files::isRegularFile).toList()) {
+        Path target = to.resolve(from.relativize(f).toString());
+        if (!java.nio.file.Files.exists(target)) {
+          java.nio.file.Files.createDirectories(target.getParent());
+          java.nio.file.Files.copy(f, target);
+        }
+      }
     }
   }
 
@@ -339,6 +412,9 @@ final class CheckpointSupport implements AutoCloseable {
                       TensorFile.write(dir.resolve(OPTIMIZER_FILE), opt);
                     });
             lastCommitted = c.directory();
+            if (mirror != null) {
+              mirror.submit(c);
+            }
             double seconds = (System.nanoTime() - j0) / 1e9;
             saveSeconds = measured ? Math.max(seconds, 0.8 * saveSeconds + 0.2 * seconds) : seconds;
             measured = true;
@@ -434,6 +510,31 @@ final class CheckpointSupport implements AutoCloseable {
       if (background != null) {
         background.shutdown();
       }
+      closeMirror();
     }
+  }
+
+  private void closeMirror() {
+    if (mirror == null) {
+      return;
+    }
+    try {
+      if (!mirror.awaitIdle(config.mirrorTimeout())) {
+        log.warn(
+            "The mirror did not catch up within {} s; it holds {} — the local run directory has"
+                + " newer checkpoints",
+            config.mirrorTimeout().toSeconds(),
+            mirror.lastMirrored().map(Checkpoint::name).orElse("no checkpoint yet"));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      mirror.close();
+    }
+  }
+
+  /** Mirror statistics for tests and reports: {mirrored, failures}, or empty without a mirror. */
+  Optional<long[]> mirrorStats() {
+    return mirror == null ? Optional.empty() : Optional.of(new long[] {mirror.mirrored(), mirror.failures()});
   }
 }

@@ -14,4 +14,16 @@ public final class TestHooks {
   static boolean skipOptimizerStateOnResume() {
     return skipOptimizerStateOnResume;
   }
+
+  private static volatile CheckpointMirror.Copier mirrorCopier;
+
+  /** The copier the mirror uses (null = the standard one), e.g. a slow or blocked one. */
+  public static void mirrorCopier(CheckpointMirror.Copier copier) {
+    mirrorCopier = copier;
+  }
+
+  static CheckpointMirror.Copier mirrorCopier() {
+    CheckpointMirror.Copier c = mirrorCopier;
+    return c == null ? CheckpointMirror.Copier.standard() : c;
+  }
 }

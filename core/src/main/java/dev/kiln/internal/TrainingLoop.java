@@ -115,7 +115,7 @@ public final class TrainingLoop {
     checkDatasets();
     selectDevices();
     resolveRunDirectory();
-    checkpoints = new CheckpointSupport(runDirectory, config, deviceReport);
+    checkpoints = new CheckpointSupport(runDirectory, runName, config, deviceReport);
     Optional<CheckpointSupport.Loaded> resumeFrom = checkpoints.findResumePoint(config.resume());
     runId = resumeFrom.map(CheckpointSupport.Loaded::runId).orElseGet(TrainingLoop::newRunId);
     writeRunFiles();
