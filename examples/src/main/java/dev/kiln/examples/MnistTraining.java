@@ -53,7 +53,23 @@ public final class MnistTraining {
   private MnistTraining() {}
 
   public static void main(String[] args) {
+    quietLibraryLogs(List.of(args).contains("--verbose") || List.of(args).contains("-v"));
     System.exit(run(args, System.out, System.err));
+  }
+
+  /**
+   * Keeps stderr for what matters: DJL's start-up chatter and its CUDA probe warning on machines
+   * without a GPU are hidden unless {@code --verbose}, which also turns on Kiln's debug log. A
+   * {@code -Dorg.slf4j.simpleLogger...} given on the command line wins.
+   */
+  private static void quietLibraryLogs(boolean verbose) {
+    String prefix = "org.slf4j.simpleLogger.";
+    if (verbose) {
+      System.getProperties().putIfAbsent(prefix + "log.dev.kiln", "debug");
+    } else {
+      System.getProperties().putIfAbsent(prefix + "log.ai.djl", "warn");
+      System.getProperties().putIfAbsent(prefix + "log.ai.djl.util.cuda.CudaUtils", "error");
+    }
   }
 
   /**

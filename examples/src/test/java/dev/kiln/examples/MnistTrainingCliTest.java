@@ -56,6 +56,37 @@ class MnistTrainingCliTest {
   }
 
   @Test
+  void withNoDataAnywhereOneLineListsThePlacesTriedAndHowToGetTheData() throws Exception {
+    int closedPort;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closedPort = s.getLocalPort();
+    }
+    var environment =
+        new MnistTraining.Environment(
+            Map.of(),
+            temp.resolve("system"),
+            temp.resolve("cache"),
+            List.of(java.net.URI.create("http://127.0.0.1:" + closedPort + "/fashion/")));
+    java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+    int status =
+        MnistTraining.run(
+            new String[] {"--run-dir", temp.resolve("run").toString()},
+            new java.io.PrintStream(new java.io.ByteArrayOutputStream(), true),
+            new java.io.PrintStream(err, true),
+            environment);
+
+    assertOneLineError(
+        new TestData.Run(status, "", err.toString()),
+        2,
+        "no Fashion-MNIST data found; tried --data (not given), KILN_DATA (not set), "
+            + temp.resolve("system") + " (no such directory), a download into "
+            + temp.resolve("cache"),
+        "http://127.0.0.1:" + closedPort + "/fashion/train-images-idx3-ubyte.gz",
+        "apt-get install dataset-fashion-mnist", "--data DIR");
+    assertThat(temp.resolve("run")).doesNotExist();
+  }
+
+  @Test
   void aNegativeEpochCountIsAUsageError() {
     TestData.Run run = TestData.run("--epochs", "-1");
     assertOneLineError(run, 2, "--epochs must be a whole number >= 1, not -1");
