@@ -387,6 +387,9 @@ public final class CheckpointStore {
         try (DirectoryStream<Path> entries =
                 Files.newDirectoryStream(directory, CheckpointName.TEMP_PREFIX + "*")) {
             for (Path entry : entries) {
+                if (mayBeInUse(entry)) {
+                    continue;
+                }
                 try {
                     fileOps.deleteRecursively(entry);
                     log.info("Deleted {} left by an interrupted save or prune", entry);
@@ -399,10 +402,30 @@ public final class CheckpointStore {
         }
     }
 
+    /** {@code p<pid>-<random>}: the pid lets other processes see that a temporary folder is still in use. */
     private static String randomSuffix() {
         byte[] bytes = new byte[4];
         RANDOM.nextBytes(bytes);
-        return HexFormat.of().formatHex(bytes);
+        return "p" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(bytes);
+    }
+
+    private static final java.util.regex.Pattern OWNER = java.util.regex.Pattern.compile("-p(\\d+)-[0-9a-f]{8}$");
+
+    /**
+     * Whether a temporary folder may belong to a save still running: one by this process (its own
+     * failures clean up after themselves) or by another live process on this machine, e.g. a notebook cell
+     * opening the store while training writes to it.
+     */
+    private static boolean mayBeInUse(Path temp) {
+        if (!temp.getFileName().toString().startsWith(CheckpointName.TEMP_PREFIX + "save-")) {
+            return false; // a half-deleted pruned checkpoint: finishing its deletion is always safe
+        }
+        java.util.regex.Matcher m = OWNER.matcher(temp.getFileName().toString());
+        if (!m.find()) {
+            return false;
+        }
+        long pid = Long.parseLong(m.group(1));
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
     }
 
     // --------------------------------------------------------------------------------------------------- pruning

@@ -249,6 +249,21 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void openingTheStoreWhileAnotherLiveProcessSavesLeavesItsTemporaryFolderAlone() throws IOException {
+        // A save in flight in a live process (here: this one, as a notebook cell inspecting the store would be).
+        Path inFlight = dir.resolve(".tmp-save-ckpt-000000000030-e0003-p" + ProcessHandle.current().pid() + "-0badf00d");
+        Files.createDirectories(inFlight);
+        // One left by a process that is gone.
+        Path dead = dir.resolve(".tmp-save-ckpt-000000000031-e0003-p" + Integer.MAX_VALUE + "-0badf00d");
+        Files.createDirectories(dead);
+
+        store();
+
+        assertThat(inFlight).exists();
+        assertThat(dead).doesNotExist();
+    }
+
+    @Test
     void temporaryFolderAppearingAfterOpenIsCleanedOnNextSave() throws IOException {
         CheckpointStore store = store();
         Path leftover = dir.resolve(".tmp-prune-ckpt-000000000001-e0000-12345678");
