@@ -41,12 +41,12 @@ import java.util.stream.Stream;
  * <p>The DJL side is DJL's own recipe: {@code DefaultTrainingConfig} with DJL's Adam (DJL's
  * Adadelta fails on the PyTorch engine), no executor, no listeners, an {@code ArrayDataset}
  * shuffled in batches of 64, and {@code EasyTrain.trainBatch} + {@code trainer.step()} per batch.
- * The Kiln side is {@code Trainer.fit} with Kiln's Adam, one data worker, no trackers, no
+ * The Kiln side is {@code Trainer.fit} with Kiln's Adam, one data worker ({@code --workers}), no trackers, no
  * checkpoints; its time is the epoch's {@code time_taken} (training only, validation excluded).
  * Both run after Kiln's allocator tuning, which is process-wide, so they share allocator settings.
  *
  * <pre>
- * java -cp "bench/target/classes:bench/target/lib/*" dev.kiln.bench.TrainerBenchmark [--data DIR] [--images N] [--rounds R]
+ * java -cp "bench/target/classes:bench/target/lib/*" dev.kiln.bench.TrainerBenchmark [--data DIR] [--images N] [--rounds R] [--workers N]
  * </pre>
  */
 public final class TrainerBenchmark {
@@ -60,13 +60,15 @@ public final class TrainerBenchmark {
     Path data = Path.of(System.getenv().getOrDefault("KILN_DATA", "/usr/share/datasets/fashion-mnist"));
     int images = 10_000;
     int rounds = 2;
+    int workers = 1;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--data" -> data = Path.of(args[++i]);
         case "--images" -> images = Integer.parseInt(args[++i]);
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
+        case "--workers" -> workers = Integer.parseInt(args[++i]);
         default -> throw new IllegalArgumentException(
-            "unknown option " + args[i] + " — use --data DIR, --images N, --rounds R");
+            "unknown option " + args[i] + " — use --data DIR, --images N, --rounds R, --workers N");
       }
     }
     boolean tuned = EngineTuning.applyMallocTuning(); // before the engine loads; both sides share it
@@ -75,16 +77,16 @@ public final class TrainerBenchmark {
     System.out.printf(
         Locale.ROOT,
         "Seed CNN, Adam lr 1e-3, batch %d, 1 epoch on %d Fashion-MNIST images, %s, %d threads,"
-            + " malloc tuning %s; %d rounds; load before: %s%n",
+            + " malloc tuning %s; Kiln data workers %d; %d rounds; load before: %s%n",
         BATCH, images, Engine.getInstance().defaultDevice(), Runtime.getRuntime().availableProcessors(),
-        tuned ? "on" : "off", rounds, loadAverage());
+        tuned ? "on" : "off", workers, rounds, loadAverage());
 
     try (NDManager manager = NDManager.newBaseManager()) {
       ArrayDataset djlData = toArrayDataset(manager, train);
       MnistDataset warmTrain = MnistDataset.builder(data, MnistDataset.Split.TRAIN).limit(640).build();
       ArrayDataset djlWarm = toArrayDataset(manager, warmTrain);
       djlEpoch(djlWarm); // warm-up, untimed
-      kilnEpoch(warmTrain, test);
+      kilnEpoch(warmTrain, test, workers);
 
       List<Double> djl = new ArrayList<>();
       List<Double> kiln = new ArrayList<>();
@@ -95,7 +97,7 @@ public final class TrainerBenchmark {
         djl.add(d);
         System.out.printf(Locale.ROOT, "round %d  DJL loop  : %6.2f s   %s%n", r, d, l0.until(l1));
 
-        EpochResult e = kilnEpoch(train, test);
+        EpochResult e = kilnEpoch(train, test, workers);
         Load l2 = Load.now();
         double k = e.metric("time_taken");
         kiln.add(k);
@@ -140,7 +142,8 @@ public final class TrainerBenchmark {
   }
 
   /** One epoch of Trainer.fit; returns the epoch's result. */
-  private static EpochResult kilnEpoch(MnistDataset train, MnistDataset test) throws IOException {
+  private static EpochResult kilnEpoch(MnistDataset train, MnistDataset test, int workers)
+      throws IOException {
     Path runDir = Files.createTempDirectory("kiln-bench-");
     try {
       TrainerConfig config =
@@ -150,7 +153,7 @@ public final class TrainerBenchmark {
               .validationBatchSize(1000)
               .seed(1)
               .devices("cpu")
-              .workers(1)
+              .workers(workers)
               .runDirectory(runDir)
               .trackerNames(List.of())
               .checkpoints(CheckpointPolicy.none())
