@@ -217,6 +217,32 @@ class TrainerResumeTest {
     assertThat(Files.readAllBytes(model)).isEqualTo(bytes);
   }
 
+  @Test
+  void checkpointsWithUnreadableManifestsStillBlockANewRunAndFailAResume() throws IOException {
+    Path run = dir.resolve("run");
+    train(config("adam", run).epochs(1).build());
+    try (Stream<Path> s = Files.list(run.resolve("checkpoints"))) {
+      for (Path c : s.toList()) {
+        Files.writeString(c.resolve("manifest.json"), "garbage");
+      }
+    }
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> train(config("adam", run).epochs(2).resume(Resume.latest()).build()))
+        .isInstanceOf(TrainingException.class)
+        .hasMessageContaining("No valid checkpoint");
+    org.assertj.core.api.Assertions.assertThatThrownBy(() -> train(config("adam", run).epochs(1).build()))
+        .hasMessageContaining("already holds checkpoints");
+  }
+
+  @Test
+  void anUnknownTrackerNameWritesNothing() {
+    Path run = dir.resolve("never-created");
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> train(config("adam", run).trackerNames(List.of("nope")).build()))
+        .hasMessageContaining("Unknown tracker 'nope'");
+    assertThat(run).doesNotExist();
+  }
+
   static void copy(Path from, Path to) throws IOException {
     try (Stream<Path> s = Files.walk(from)) {
       for (Path p : s.toList()) {

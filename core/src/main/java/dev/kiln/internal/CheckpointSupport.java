@@ -213,27 +213,35 @@ final class CheckpointSupport implements AutoCloseable {
   Optional<Loaded> findResumePoint(Resume resume) {
     switch (resume.mode()) {
       case NEVER -> {
-        List<Checkpoint> existing = new java.util.ArrayList<>(store.list());
+        List<String> existing = new java.util.ArrayList<>(checkpointFolders(store.directory()));
         if (mirror != null) {
-          existing.addAll(mirror.store().list());
+          existing.addAll(checkpointFolders(mirror.store().directory()));
         }
         if (!existing.isEmpty()) {
           throw new IllegalArgumentException(
               "The run directory "
                   + store.directory().getParent()
-                  + " already holds checkpoints of an earlier run (newest "
-                  + existing.get(existing.size() - 1).name()
+                  + " already holds checkpoints of an earlier run ("
+                  + existing.get(existing.size() - 1)
+                  + (mirror != null ? ", counting the mirror" : "")
                   + ") — resume it (Resume.latest(), --resume) or choose another run name");
         }
         return Optional.empty();
       }
       case LATEST -> {
-        List<Checkpoint> existing = store.list();
+        // Folders, not store.list(): a checkpoint whose manifest is unreadable is still a checkpoint
+        // of this run, and must not let a resume silently start a new run over it.
+        List<String> existing = checkpointFolders(store.directory());
         Optional<Checkpoint> latest;
         try {
           latest = store.latestValid();
         } catch (CheckpointException e) {
           throw new TrainingException(e.getMessage(), e);
+        }
+        if (mirror != null) {
+          latest = newestOfLocalAndMirror(latest);
+          existing = new java.util.ArrayList<>(existing);
+          existing.addAll(checkpointFolders(mirror.store().directory()));
         }
         if (latest.isEmpty() && !existing.isEmpty()) {
           StringBuilder why = new StringBuilder();
@@ -243,6 +251,7 @@ final class CheckpointSupport implements AutoCloseable {
           throw new TrainingException(
               "No valid checkpoint in "
                   + store.directory()
+                  + (mirror != null ? " or the mirror" : "")
                   + " ("
                   + existing.size()
                   + " damaged"
@@ -253,9 +262,6 @@ final class CheckpointSupport implements AutoCloseable {
         if (!store.problems().isEmpty()) {
           log.warn(
               "Skipped damaged checkpoints while looking for one to resume: {}", store.problems());
-        }
-        if (mirror != null) {
-          latest = newestOfLocalAndMirror(latest);
         }
         return latest.map(Loaded::new);
       }
@@ -268,6 +274,22 @@ final class CheckpointSupport implements AutoCloseable {
         }
       }
       default -> throw new AssertionError(resume);
+    }
+  }
+
+  /** Names of committed-looking checkpoint folders ({@code ckpt-*}), valid or not, sorted. */
+  static List<String> checkpointFolders(Path directory) {
+    if (!java.nio.file.Files.isDirectory(directory)) {
+      return List.of();
+    }
+    try (java.util.stream.Stream<Path> s = java.nio.file.Files.list(directory)) {
+      return s.filter(java.nio.file.Files::isDirectory)
+          .map(p -> p.getFileName().toString())
+          .filter(n -> n.startsWith("ckpt-"))
+          .sorted()
+          .toList();
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException("Cannot list " + directory + ": " + e.getMessage(), e);
     }
   }
 

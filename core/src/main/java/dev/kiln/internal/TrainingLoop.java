@@ -113,16 +113,23 @@ public final class TrainingLoop {
       EngineTuning.applyMallocTuning();
     }
     checkDatasets();
-    selectDevices();
-    resolveRunDirectory();
-    checkpoints = new CheckpointSupport(runDirectory, runName, config, deviceReport);
-    Optional<CheckpointSupport.Loaded> resumeFrom = checkpoints.findResumePoint(config.resume());
-    runId = resumeFrom.map(CheckpointSupport.Loaded::runId).orElseGet(TrainingLoop::newRunId);
-    writeRunFiles();
-
+    // Everything that can be checked without touching the disk is checked before anything is written.
     TrackerLoader loader = new TrackerLoader(Thread.currentThread().getContextClassLoader());
     List<String> names = trackerNames();
     loader.check(names);
+    selectDevices();
+    resolveRunDirectory();
+    checkpoints = new CheckpointSupport(runDirectory, runName, config, deviceReport);
+    Optional<CheckpointSupport.Loaded> resumeFrom;
+    try {
+      resumeFrom = checkpoints.findResumePoint(config.resume());
+    } catch (RuntimeException e) {
+      checkpoints.close();
+      throw e;
+    }
+    runId = resumeFrom.map(CheckpointSupport.Loaded::runId).orElseGet(TrainingLoop::newRunId);
+    writeRunFiles();
+
     TrackerContext context = new TrackerContext(runDirectory, trackerSettings(), config.clock());
     TrackerLoader.Created created = loader.create(names, context);
     if (config.failOnTrackerError() && !created.failures().isEmpty()) {

@@ -130,10 +130,6 @@ class MnistTrainingCliTest {
   }
 
   @Test
-  @org.junit.jupiter.api.Disabled(
-      "core bug: CheckpointSupport.findResumePoint (LATEST) counts damaged checkpoints with"
-          + " store.list(), which leaves out those whose manifest cannot be read, so it starts a"
-          + " new run beside them (ckpt-...-e0001.1) instead of refusing; see the examples report")
   void resumingARunWhoseManifestsAreAllCorruptFailsInOneLineAndTouchesNothing() throws Exception {
     Path data = TestData.fashionMnist();
     Path runDir = temp.resolve("run");
