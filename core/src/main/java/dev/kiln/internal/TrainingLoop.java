@@ -662,15 +662,15 @@ public final class TrainingLoop {
     Device primary = devices.get(0);
     Map<String, NDArray> weights = new LinkedHashMap<>();
     Map<String, NDArray> grads = new LinkedHashMap<>();
-    List<NDArray> handles = new ArrayList<>();
+    List<NDArray[]> handles = new ArrayList<>();
     for (Map.Entry<String, Parameter> e : parameters.entrySet()) {
       NDArray w = parameterStore.getValue(e.getValue(), primary, true);
       NDArray g = w.getGradient();
-      handles.add(g);
+      handles.add(new NDArray[] {w, g});
       for (int i = 1; i < usedDevices; i++) {
         NDArray replica = parameterStore.getValue(e.getValue(), devices.get(i), true);
         NDArray rg = replica.getGradient();
-        handles.add(rg);
+        handles.add(new NDArray[] {replica, rg});
         NDArray moved = rg.toDevice(primary, true);
         g.addi(moved);
         moved.close();
@@ -694,19 +694,26 @@ public final class TrainingLoop {
   }
 
   private void zeroGradients(int usedDevices) {
-    List<NDArray> handles = new ArrayList<>();
+    List<NDArray[]> handles = new ArrayList<>();
     for (Parameter p : parameters.values()) {
       for (int i = 0; i < usedDevices; i++) {
-        handles.add(parameterStore.getValue(p, devices.get(i), true).getGradient());
+        NDArray w = parameterStore.getValue(p, devices.get(i), true);
+        handles.add(new NDArray[] {w, w.getGradient()});
       }
     }
     zero(handles);
   }
 
-  private static void zero(List<NDArray> gradients) {
-    for (NDArray g : gradients) {
-      g.set(new NDIndex("..."), 0);
-      g.close();
+  /** Zeroes each {weight, gradient handle} pair's gradient in place and closes the handle. */
+  private static void zero(List<NDArray[]> pairs) {
+    for (NDArray[] pair : pairs) {
+      if (pair[0] instanceof ai.djl.pytorch.engine.PtNDArray weight) {
+        // The weight's grad.zero_(): one kernel, no index tensors, NaN-safe (unlike g - g).
+        ai.djl.pytorch.jni.JniUtils.zeroGrad(weight);
+      } else {
+        pair[1].set(new NDIndex("..."), 0);
+      }
+      pair[1].close();
     }
   }
 
