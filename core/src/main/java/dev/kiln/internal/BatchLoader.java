@@ -123,6 +123,11 @@ public final class BatchLoader implements AutoCloseable {
     int to = Math.min(order.length, from + batchSize);
     NDManager manager = parent.newSubManager();
     try {
+      if (dataset instanceof dev.kiln.data.BatchSource source) {
+        long[] indices = java.util.Arrays.copyOfRange(order, from, to);
+        NDList[] batch = source.batch(manager, indices);
+        return new LoadedBatch(manager, batch[0], batch[1], to - from, b);
+      }
       NDList[] data = new NDList[to - from];
       NDList[] labels = new NDList[to - from];
       for (int i = from; i < to; i++) {

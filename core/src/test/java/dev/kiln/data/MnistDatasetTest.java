@@ -115,6 +115,29 @@ class MnistDatasetTest {
   }
 
   @Test
+  void aWholeBatchEqualsTheStackedRecordsInTheGivenOrder() throws IOException {
+    writeImages("train-images-idx3-ubyte", false, 4);
+    writeLabels("train-labels-idx1-ubyte", false, 3, 1, 4, 1);
+    MnistDataset dataset = MnistDataset.builder(dir, Split.TRAIN).build();
+    long[] order = {2, 0, 3};
+    try (NDManager manager = NDManager.newBaseManager()) {
+      NDList[] data = new NDList[3];
+      NDList[] labels = new NDList[3];
+      for (int i = 0; i < 3; i++) {
+        Record record = dataset.get(manager, order[i]);
+        data[i] = record.getData();
+        labels[i] = record.getLabels();
+      }
+      NDList[] batch = dataset.batch(manager, order);
+      assertThat(batch[0].head().getShape()).isEqualTo(new Shape(3, 1, 28, 28));
+      assertThat(batch[0].head().toFloatArray())
+          .containsExactly(Batchifier.STACK.batchify(data).head().toFloatArray());
+      assertThat(batch[1].head().toFloatArray()).containsExactly(4f, 3f, 1f);
+      assertThat(batch[1].head().getShape()).isEqualTo(Batchifier.STACK.batchify(labels).head().getShape());
+    }
+  }
+
+  @Test
   void stackedRecordsFeedSoftmaxCrossEntropyAndAccuracy() throws IOException {
     writeImages("train-images-idx3-ubyte", false, 4);
     writeLabels("train-labels-idx1-ubyte", false, 3, 1, 4, 1);
