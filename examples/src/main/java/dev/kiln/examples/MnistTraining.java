@@ -8,6 +8,7 @@ import dev.kiln.Resume;
 import dev.kiln.Trainer;
 import dev.kiln.TrainerConfig;
 import dev.kiln.TrainingException;
+import dev.kiln.data.DatasetStaging;
 import dev.kiln.data.MnistDataset;
 import dev.kiln.optim.Adadelta;
 import dev.kiln.optim.LrSchedules;
@@ -100,9 +101,11 @@ public final class MnistTraining {
                   .progress(out, System.console() != null)
                   .build());
       Path data =
-          locator.locate(
-              options.data(),
-              Optional.ofNullable(environment.variables().get(DataLocator.ENVIRONMENT_VARIABLE)));
+          options.dataArchive().isPresent()
+              ? staged(options, environment, out)
+              : locator.locate(
+                  options.data(),
+                  Optional.ofNullable(environment.variables().get(DataLocator.ENVIRONMENT_VARIABLE)));
       FitResult result = train(options, data);
       report(result, args, out);
       return EXIT_OK;
@@ -159,7 +162,32 @@ public final class MnistTraining {
                     .build())
             .resume(options.resume() ? Resume.latest() : Resume.never());
     options.device().ifPresent(config::devices);
+    options.mirror().ifPresent(config::mirror);
     return config.build();
+  }
+
+  /**
+   * Unpacks {@code --data-archive} once to local disk ({@code --data}, else the cache) and returns
+   * the folder holding the IDX files: the archive's root or its single top-level folder.
+   */
+  static Path staged(TrainingOptions options, Environment environment, PrintStream out)
+      throws IOException {
+    Path archive = options.dataArchive().orElseThrow();
+    String name = archive.getFileName().toString().replaceFirst("(\\.tar\\.gz|\\.tgz|\\.tar|\\.zip)$", "");
+    Path target =
+        options.data().orElse(environment.cacheDirectory().resolveSibling("datasets").resolve(name));
+    DatasetStaging.Staged staged =
+        DatasetStaging.builder(archive, target).progress(out).build().stage();
+    Path root = staged.directory();
+    try (var entries = java.nio.file.Files.list(root)) {
+      List<Path> dirs =
+          entries.filter(java.nio.file.Files::isDirectory).toList();
+      boolean filesAtRoot;
+      try (var files = java.nio.file.Files.list(root)) {
+        filesAtRoot = files.anyMatch(p -> p.getFileName().toString().contains("-idx"));
+      }
+      return !filesAtRoot && dirs.size() == 1 ? dirs.get(0) : root;
+    }
   }
 
   /** Refuses unknown tracker names before anything is written. */

@@ -24,6 +24,8 @@ public final class TrainingOptions {
   public static final Path DEFAULT_RUN_DIRECTORY = Path.of("runs", "mnist");
 
   private Path data;
+  private Path dataArchive;
+  private Path mirror;
   private int epochs = 14;
   private int limit;
   private int testLimit;
@@ -95,11 +97,13 @@ public final class TrainingOptions {
       List.of(
           "--data", "--epochs", "--limit", "--test-limit", "--batch-size", "--test-batch-size",
           "--lr", "--gamma", "--workers", "--seed", "--device", "--run-dir", "--checkpoint-every",
-          "--checkpoint-every-steps", "--trackers");
+          "--checkpoint-every-steps", "--trackers", "--mirror", "--data-archive");
 
   private void set(String name, String value) throws UsageException {
     switch (name) {
       case "--data" -> data = path(name, value);
+      case "--data-archive" -> dataArchive = path(name, value);
+      case "--mirror" -> mirror = path(name, value);
       case "--epochs" -> epochs = intAtLeast(name, value, 1);
       case "--limit" -> limit = intAtLeast(name, value, 1);
       case "--test-limit" -> testLimit = intAtLeast(name, value, 1);
@@ -215,6 +219,9 @@ public final class TrainingOptions {
         "  --data DIR                 directory with the four IDX files (default: $KILN_DATA, else",
         "                             /usr/share/datasets/fashion-mnist, else a download into",
         "                             ~/.cache/kiln/fashion-mnist)",
+        "  --data-archive FILE        a .zip/.tar/.tar.gz of the IDX files (e.g. on a mounted drive):",
+        "                             unpacked once to --data, else ~/.cache/kiln/datasets/NAME,",
+        "                             verified, and reused while intact",
         "  --limit N                  train on the first N training images (default: all 60,000)",
         "  --test-limit N             test on the first N test images (default: all 10,000)",
         "Training:",
@@ -229,6 +236,9 @@ public final class TrainingOptions {
         "Run:",
         "  --run-dir DIR              where metrics, checkpoints and logs go (default runs/mnist)",
         "  --resume                   continue from the newest valid checkpoint in --run-dir",
+        "                             (or --mirror, whichever is newer)",
+        "  --mirror DIR               copy checkpoints and logs to DIR/<run name> in the background",
+        "                             (a mounted drive that outlives this machine)",
         "  --checkpoint-every N       checkpoint every N epochs, 0 = only at the end (default 1)",
         "  --checkpoint-every-steps N also checkpoint every N steps, mid-epoch (default 0 = off)",
         "  --trackers LIST            comma-separated: console, jsonl, tensorboard, wandb, or any",
@@ -244,6 +254,16 @@ public final class TrainingOptions {
   /** The data directory given with {@code --data}, if any. */
   public Optional<Path> data() {
     return Optional.ofNullable(data);
+  }
+
+  /** The archive given with {@code --data-archive}, if any. */
+  public Optional<Path> dataArchive() {
+    return Optional.ofNullable(dataArchive);
+  }
+
+  /** The mirror root given with {@code --mirror}, if any. */
+  public Optional<Path> mirror() {
+    return Optional.ofNullable(mirror);
   }
 
   public int epochs() {
@@ -320,7 +340,7 @@ public final class TrainingOptions {
   @Override
   public String toString() {
     return "TrainingOptions" + Arrays.asList(
-        "data=" + data, "epochs=" + epochs, "limit=" + limit, "testLimit=" + testLimit,
+        "data=" + data, "dataArchive=" + dataArchive, "mirror=" + mirror, "epochs=" + epochs, "limit=" + limit, "testLimit=" + testLimit,
         "batchSize=" + batchSize, "testBatchSize=" + testBatchSize, "lr=" + learningRate,
         "gamma=" + gamma, "workers=" + workers, "seed=" + seed, "device=" + device,
         "runDirectory=" + runDirectory, "resume=" + resume,

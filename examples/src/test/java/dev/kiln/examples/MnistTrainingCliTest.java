@@ -157,6 +157,36 @@ class MnistTrainingCliTest {
   }
 
   /** One step of training on 64 images: enough to leave a checkpoint. */
+  @Test
+  void aDatasetArchiveIsStagedToLocalDiskAndTheRunIsMirroredToTheDrive() throws Exception {
+    Path data = TestData.fashionMnist();
+    Path drive = temp.resolve("drive");
+    Path archive = temp.resolve("drive-datasets/fashion-mnist.zip");
+    Files.createDirectories(archive.getParent());
+    try (var zip = new java.util.zip.ZipOutputStream(Files.newOutputStream(archive))) {
+      for (String f : DataLocator.missingFiles(temp.resolve("nowhere"))) {
+        zip.putNextEntry(new java.util.zip.ZipEntry("fashion-mnist/" + f));
+        Files.copy(data.resolve(f), zip);
+        zip.closeEntry();
+      }
+    }
+    Path local = temp.resolve("local/fashion-mnist");
+    String[] args = {
+      "--data-archive", archive.toString(), "--data", local.toString(), "--mirror", drive.toString(),
+      "--run-dir", temp.resolve("runs/mirrored").toString(), "--epochs", "1", "--limit", "64",
+      "--test-limit", "64", "--trackers", "jsonl"
+    };
+
+    TestData.Run run = TestData.run(args);
+
+    assertThat(run.status()).as(run.err()).isZero();
+    assertThat(local.resolve("fashion-mnist").resolve("train-images-idx3-ubyte.gz")).exists();
+    try (var s = Files.list(drive.resolve("mirrored/checkpoints"))) {
+      assertThat(s.map(p -> p.getFileName().toString())).anyMatch(n -> n.startsWith("ckpt-"));
+    }
+    assertThat(drive.resolve("mirrored/logs/metrics.jsonl")).exists();
+  }
+
   private static String[] tiny(Path data, Path runDir) {
     return new String[] {
       "--data", data.toString(), "--run-dir", runDir.toString(), "--epochs", "1", "--limit", "64",
