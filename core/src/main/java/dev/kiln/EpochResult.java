@@ -11,7 +11,8 @@ import java.util.Map;
  *     val_loss}, {@code val_accuracy}, {@code lr}, {@code time_taken}, {@code time_data}, {@code
  *     time_compute}, {@code time_validation}, {@code time_tracking}, {@code time_checkpoint},
  *     {@code samples_per_sec})
- * @param verdict e.g. {@code "input-bound: 63% of training waiting for data — raise workers (now 1)"}
+ * @param verdict e.g. {@code "input-bound: 63% of training waiting for data — raise workers (now
+ *     1)"}
  */
 public record EpochResult(int epoch, long step, Map<String, Double> metrics, String verdict) {
   public EpochResult {

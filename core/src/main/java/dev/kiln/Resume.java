@@ -54,6 +54,8 @@ public final class Resume {
 
   @Override
   public String toString() {
-    return mode == Mode.FROM ? "from " + checkpoint : mode.name().toLowerCase(java.util.Locale.ROOT);
+    return mode == Mode.FROM
+        ? "from " + checkpoint
+        : mode.name().toLowerCase(java.util.Locale.ROOT);
   }
 }

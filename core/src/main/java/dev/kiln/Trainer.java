@@ -31,11 +31,14 @@ public final class Trainer {
    *
    * @throws IllegalArgumentException for bad input found before training (empty dataset, unknown
    *     device or tracker, a run directory holding another run's checkpoints)
-   * @throws TrainingException when training cannot go on; the run directory keeps every
-   *     checkpoint committed before
+   * @throws TrainingException when training cannot go on; the run directory keeps every checkpoint
+   *     committed before
    */
   public static FitResult fit(
-      Model model, RandomAccessDataset train, RandomAccessDataset validation, TrainerConfig config) {
+      Model model,
+      RandomAccessDataset train,
+      RandomAccessDataset validation,
+      TrainerConfig config) {
     Objects.requireNonNull(model, "model");
     Objects.requireNonNull(train, "train");
     Objects.requireNonNull(validation, "validation");
@@ -46,9 +49,15 @@ public final class Trainer {
     return new TrainingLoop(model, train, validation, config).run();
   }
 
-  /** Like {@link #fit(Model, RandomAccessDataset, RandomAccessDataset, TrainerConfig)} for a bare block. */
+  /**
+   * Like {@link #fit(Model, RandomAccessDataset, RandomAccessDataset, TrainerConfig)} for a bare
+   * block.
+   */
   public static FitResult fit(
-      Block block, RandomAccessDataset train, RandomAccessDataset validation, TrainerConfig config) {
+      Block block,
+      RandomAccessDataset train,
+      RandomAccessDataset validation,
+      TrainerConfig config) {
     Objects.requireNonNull(block, "block");
     try (Model model = Model.newInstance("kiln-model")) {
       model.setBlock(block);

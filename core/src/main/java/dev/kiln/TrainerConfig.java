@@ -440,8 +440,8 @@ public final class TrainerConfig {
     private boolean validationBatchSizeSet;
 
     /**
-     * Devices: {@code auto} (every visible CUDA GPU, else the CPU), {@code cpu}, {@code gpu(i)},
-     * a list such as {@code gpu(0),gpu(2)}, or {@code gpu:n} for the first n GPUs. Default: the
+     * Devices: {@code auto} (every visible CUDA GPU, else the CPU), {@code cpu}, {@code gpu(i)}, a
+     * list such as {@code gpu(0),gpu(2)}, or {@code gpu:n} for the first n GPUs. Default: the
      * system property or environment variable {@code KILN_DEVICES}, else {@code auto}.
      */
     public Builder devices(String devices) {
@@ -450,8 +450,8 @@ public final class TrainerConfig {
     }
 
     /**
-     * Background threads preparing batches (PyTorch's {@code num_workers}). 0 loads on the
-     * training thread. Default 1.
+     * Background threads preparing batches (PyTorch's {@code num_workers}). 0 loads on the training
+     * thread. Default 1.
      */
     public Builder workers(int workers) {
       this.workers = workers;
@@ -501,8 +501,8 @@ public final class TrainerConfig {
     /**
      * Names of trackers to activate through {@code ExperimentTrackerProvider}s, e.g. {@code
      * console}, {@code jsonl}, {@code tensorboard}, {@code wandb}. Default: the system property or
-     * environment variable {@code KILN_TRACKERS} (comma-separated), else {@code console,jsonl}.
-     * An empty list activates none.
+     * environment variable {@code KILN_TRACKERS} (comma-separated), else {@code console,jsonl}. An
+     * empty list activates none.
      */
     public Builder trackerNames(List<String> names) {
       this.trackerNames = List.copyOf(names);
@@ -545,7 +545,9 @@ public final class TrainerConfig {
       return this;
     }
 
-    /** Prefix of validation metric names, e.g. {@code test} gives {@code test_loss}. Default val. */
+    /**
+     * Prefix of validation metric names, e.g. {@code test} gives {@code test_loss}. Default val.
+     */
     public Builder validationPrefix(String prefix) {
       this.validationPrefix = Objects.requireNonNull(prefix, "validationPrefix");
       return this;
@@ -626,7 +628,9 @@ public final class TrainerConfig {
       return this;
     }
 
-    /** Thread factory for data workers and tracker threads. Default: daemon threads named kiln-*. */
+    /**
+     * Thread factory for data workers and tracker threads. Default: daemon threads named kiln-*.
+     */
     public Builder threadFactory(ThreadFactory threadFactory) {
       this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;

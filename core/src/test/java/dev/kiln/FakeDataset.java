@@ -20,7 +20,8 @@ final class FakeDataset extends RandomAccessDataset {
   final long sleepMillisPerSample;
   final int nanAt;
 
-  private FakeDataset(int size, int features, int classes, long sleepMillisPerSample, int nanAt, int labelOffset) {
+  private FakeDataset(
+      int size, int features, int classes, long sleepMillisPerSample, int nanAt, int labelOffset) {
     super(new Builder().setSampling(1, false));
     this.size = size;
     this.features = features;

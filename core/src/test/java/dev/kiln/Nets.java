@@ -17,7 +17,10 @@ final class Nets {
   private Nets() {}
 
   static SequentialBlock mlp(boolean dropout) {
-    SequentialBlock b = new SequentialBlock().add(Linear.builder().setUnits(16).build()).add(Activation.reluBlock());
+    SequentialBlock b =
+        new SequentialBlock()
+            .add(Linear.builder().setUnits(16).build())
+            .add(Activation.reluBlock());
     if (dropout) {
       b.add(Dropout.builder().optRate(0.5f).build());
     }

@@ -7,7 +7,9 @@ import dev.kiln.tracking.RunStart;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
-/** Records what core sends, for core's own tests (kiln-testing depends on core, not the reverse). */
+/**
+ * Records what core sends, for core's own tests (kiln-testing depends on core, not the reverse).
+ */
 final class RecordingTracker implements ExperimentTracker {
   final List<RunStart> starts = new CopyOnWriteArrayList<>();
   final List<MetricsRecord> metrics = new CopyOnWriteArrayList<>();

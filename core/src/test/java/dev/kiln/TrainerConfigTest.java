@@ -15,14 +15,20 @@ class TrainerConfigTest {
   @Test
   void outOfRangeValuesAreRejectedNamingTheField() {
     assertThatThrownBy(() -> builder().epochs(0).build()).hasMessage("epochs must be >= 1: 0");
-    assertThatThrownBy(() -> builder().batchSize(0).build()).hasMessage("batchSize must be >= 1: 0");
-    assertThatThrownBy(() -> builder().validationBatchSize(-1).build()).hasMessageStartingWith("validationBatchSize");
+    assertThatThrownBy(() -> builder().batchSize(0).build())
+        .hasMessage("batchSize must be >= 1: 0");
+    assertThatThrownBy(() -> builder().validationBatchSize(-1).build())
+        .hasMessageStartingWith("validationBatchSize");
     assertThatThrownBy(() -> builder().workers(-1).build()).hasMessageStartingWith("workers");
-    assertThatThrownBy(() -> builder().microBatches(0).build()).hasMessageStartingWith("microBatches");
-    assertThatThrownBy(() -> builder().gradientClipNorm(Double.NaN).build()).hasMessageStartingWith("gradientClipNorm");
+    assertThatThrownBy(() -> builder().microBatches(0).build())
+        .hasMessageStartingWith("microBatches");
+    assertThatThrownBy(() -> builder().gradientClipNorm(Double.NaN).build())
+        .hasMessageStartingWith("gradientClipNorm");
     assertThatThrownBy(() -> builder().runName("../x").build()).hasMessageStartingWith("runName");
-    assertThatThrownBy(() -> builder().devices("tpu").build()).hasMessageContaining("devices must be");
-    assertThatThrownBy(() -> CheckpointPolicy.builder().keepLast(0).build()).hasMessage("keepLast must be >= 1: 0");
+    assertThatThrownBy(() -> builder().devices("tpu").build())
+        .hasMessageContaining("devices must be");
+    assertThatThrownBy(() -> CheckpointPolicy.builder().keepLast(0).build())
+        .hasMessage("keepLast must be >= 1: 0");
   }
 
   @Test

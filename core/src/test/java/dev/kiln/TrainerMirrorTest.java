@@ -43,10 +43,13 @@ class TrainerMirrorTest {
         });
 
     TrainerResumeTest.Trained t =
-        TrainerResumeTest.train(config(dir.resolve("run")).epochs(3).mirrorTimeout(Duration.ZERO).build());
+        TrainerResumeTest.train(
+            config(dir.resolve("run")).epochs(3).mirrorTimeout(Duration.ZERO).build());
 
     assertThat(copying.await(10, TimeUnit.SECONDS)).as("the mirror had started copying").isTrue();
-    assertThat(t.result().outcome()).as("fit finished while the drive was stuck").isEqualTo(RunEnd.Outcome.FINISHED);
+    assertThat(t.result().outcome())
+        .as("fit finished while the drive was stuck")
+        .isEqualTo(RunEnd.Outcome.FINISHED);
     assertThat(t.result().step()).isEqualTo(18);
     Path mirrorCheckpoints = dir.resolve("drive/run/checkpoints");
     assertThat(committed(mirrorCheckpoints)).isEmpty();
@@ -57,10 +60,12 @@ class TrainerMirrorTest {
         && !committed(mirrorCheckpoints).contains("ckpt-000000000018-e0003")) {
       Thread.onSpinWait();
     }
-    // Opened only now: opening a store cleans temporary folders, which would break a save in flight.
+    // Opened only now: opening a store cleans temporary folders, which would break a save in
+    // flight.
     CheckpointStore mirror = CheckpointStore.builder(mirrorCheckpoints).build();
-    assertThat(mirror.latestValid()).as("the newest checkpoint reached the mirror").hasValueSatisfying(
-        c -> assertThat(c.step()).isEqualTo(18));
+    assertThat(mirror.latestValid())
+        .as("the newest checkpoint reached the mirror")
+        .hasValueSatisfying(c -> assertThat(c.step()).isEqualTo(18));
     assertThat(dir.resolve("drive/run/logs/metrics.jsonl")).exists();
   }
 
@@ -76,7 +81,8 @@ class TrainerMirrorTest {
   @Test
   void aFreshMachineWithOnlyTheMirrorResumesTheSameRunExactly() throws Exception {
     TrainerResumeTest.Trained straight =
-        TrainerResumeTest.train(TrainerResumeTest.config("adam", dir.resolve("straight")).epochs(2).build());
+        TrainerResumeTest.train(
+            TrainerResumeTest.config("adam", dir.resolve("straight")).epochs(2).build());
 
     Path run = dir.resolve("machine1/run");
     TrainerResumeTest.Trained first = TrainerResumeTest.train(config(run).epochs(1).build());

@@ -26,9 +26,9 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Resume parity: a run interrupted after a checkpoint and continued with fresh objects (model,
- * optimizer, trainer — as after a restart) ends bitwise equal to an uninterrupted run. Bitwise,
- * not within a tolerance: the same ops run in the same order on the same values, the data order
- * is a function of (seed, epoch), and dropout is re-seeded from (seed, step).
+ * optimizer, trainer — as after a restart) ends bitwise equal to an uninterrupted run. Bitwise, not
+ * within a tolerance: the same ops run in the same order on the same values, the data order is a
+ * function of (seed, epoch), and dropout is re-seeded from (seed, step).
  */
 class TrainerResumeTest {
   @TempDir Path dir;
@@ -136,7 +136,9 @@ class TrainerResumeTest {
 
     Path resumed = dir.resolve("resumed");
     Trained first = train(config("adam", resumed).epochs(1).checkpoints(async).build());
-    assertThat(first.result().lastCheckpoint()).as("fit returns after the background save").isPresent();
+    assertThat(first.result().lastCheckpoint())
+        .as("fit returns after the background save")
+        .isPresent();
     assertThat(first.result().lastCheckpoint().get()).exists();
     Trained second =
         train(config("adam", resumed).epochs(3).checkpoints(async).resume(Resume.latest()).build());
@@ -159,7 +161,9 @@ class TrainerResumeTest {
       Map<String, float[]> b = straight.parameters();
       boolean anyDifferent =
           a.keySet().stream().anyMatch(k -> !java.util.Arrays.equals(a.get(k), b.get(k)));
-      assertThat(anyDifferent).as("parameters differ when Adam's moments are not restored").isTrue();
+      assertThat(anyDifferent)
+          .as("parameters differ when Adam's moments are not restored")
+          .isTrue();
     } finally {
       dev.kiln.internal.TestHooks.skipOptimizerStateOnResume(false);
     }
@@ -202,7 +206,8 @@ class TrainerResumeTest {
     train(config("adam", run).epochs(1).build());
     Path ckpt;
     try (Stream<Path> s = Files.list(run.resolve("checkpoints"))) {
-      ckpt = s.filter(p -> p.getFileName().toString().startsWith("ckpt-")).findFirst().orElseThrow();
+      ckpt =
+          s.filter(p -> p.getFileName().toString().startsWith("ckpt-")).findFirst().orElseThrow();
     }
     Path model = ckpt.resolve("model.ndlist");
     byte[] bytes = Files.readAllBytes(model);
@@ -230,7 +235,8 @@ class TrainerResumeTest {
             () -> train(config("adam", run).epochs(2).resume(Resume.latest()).build()))
         .isInstanceOf(TrainingException.class)
         .hasMessageContaining("No valid checkpoint");
-    org.assertj.core.api.Assertions.assertThatThrownBy(() -> train(config("adam", run).epochs(1).build()))
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> train(config("adam", run).epochs(1).build()))
         .hasMessageContaining("already holds checkpoints");
   }
 

@@ -26,7 +26,8 @@ class TrainerTest {
   @TempDir Path dir;
 
   TrainerConfig.Builder config() {
-    return TrainerConfig.builder(Loss.softmaxCrossEntropyLoss(), Adam.builder().learningRate(0.01).build())
+    return TrainerConfig.builder(
+            Loss.softmaxCrossEntropyLoss(), Adam.builder().learningRate(0.01).build())
         .batchSize(16)
         .seed(3)
         .runDirectory(dir.resolve("run"))
@@ -35,7 +36,8 @@ class TrainerTest {
         .handleSignals(false);
   }
 
-  static FitResult fit(Block block, FakeDataset train, FakeDataset validation, TrainerConfig config) {
+  static FitResult fit(
+      Block block, FakeDataset train, FakeDataset validation, TrainerConfig config) {
     try (Model model = Model.newInstance("m")) {
       model.setBlock(block);
       return Trainer.fit(model, train, validation, config);
@@ -46,21 +48,38 @@ class TrainerTest {
   void aSmallModelLearnsAndEveryEpochReportsItsMetricsAndTimeSplit() {
     RecordingTracker recording = new RecordingTracker();
     FitResult r =
-        fit(Nets.mlp(false), FakeDataset.of(256), FakeDataset.of(64), config().epochs(3).tracker(recording).build());
+        fit(
+            Nets.mlp(false),
+            FakeDataset.of(256),
+            FakeDataset.of(64),
+            config().epochs(3).tracker(recording).build());
 
     assertThat(r.outcome()).isEqualTo(RunEnd.Outcome.FINISHED);
     assertThat(r.epochs()).hasSize(3);
     // Four well-separated blobs: chance is 0.25; a working loop gets far above it in 3 epochs.
     assertThat(r.last().get().metric("val_accuracy")).isGreaterThan(0.8);
-    assertThat(r.epochs().get(2).metric("train_loss")).isLessThan(r.epochs().get(0).metric("train_loss"));
+    assertThat(r.epochs().get(2).metric("train_loss"))
+        .isLessThan(r.epochs().get(0).metric("train_loss"));
     assertThat(r.step()).isEqualTo(3 * 16);
     for (String key :
-        List.of("epoch", "train_loss", "val_loss", "val_accuracy", "lr", "time_taken", "time_data", "time_compute",
-            "time_validation", "time_tracking", "time_checkpoint", "samples_per_sec")) {
+        List.of(
+            "epoch",
+            "train_loss",
+            "val_loss",
+            "val_accuracy",
+            "lr",
+            "time_taken",
+            "time_data",
+            "time_compute",
+            "time_validation",
+            "time_tracking",
+            "time_checkpoint",
+            "samples_per_sec")) {
       assertThat(r.last().get().metrics()).containsKey(key);
     }
     EpochResult e = r.last().get();
-    assertThat(e.metric("time_data") + e.metric("time_compute")).isLessThanOrEqualTo(e.metric("time_taken") + 1e-6);
+    assertThat(e.metric("time_data") + e.metric("time_compute"))
+        .isLessThanOrEqualTo(e.metric("time_taken") + 1e-6);
     assertThat(recording.starts).hasSize(1);
     assertThat(recording.ends).hasSize(1);
     assertThat(recording.ends.get(0).outcome()).isEqualTo(RunEnd.Outcome.FINISHED);
@@ -70,17 +89,23 @@ class TrainerTest {
 
   @Test
   void theRunDirectoryGetsConfigDeviceReportMetricsAndCheckpoints() throws Exception {
-    fit(Nets.mlp(false), FakeDataset.of(64), FakeDataset.of(32),
+    fit(
+        Nets.mlp(false),
+        FakeDataset.of(64),
+        FakeDataset.of(32),
         config().epochs(2).trackerNames(List.of("jsonl")).build());
     Path run = dir.resolve("run");
     assertThat(run.resolve("config.json")).exists();
-    assertThat(Files.readString(run.resolve("config.json"))).contains("\"batch_size\" : 16", "\"run_id\"");
+    assertThat(Files.readString(run.resolve("config.json")))
+        .contains("\"batch_size\" : 16", "\"run_id\"");
     assertThat(Files.readString(run.resolve("device.json"))).contains("cpu()");
     List<String> lines = Files.readAllLines(run.resolve("metrics.jsonl"));
     assertThat(lines).hasSize(2);
-    assertThat(lines.get(1)).contains("\"kind\":\"epoch\"", "\"val_loss\"", "\"time_taken\"", "\"lr\"", "\"verdict\"");
+    assertThat(lines.get(1))
+        .contains("\"kind\":\"epoch\"", "\"val_loss\"", "\"time_taken\"", "\"lr\"", "\"verdict\"");
     try (var s = Files.list(run.resolve("checkpoints"))) {
-      assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("ckpt-"))).hasSize(2);
+      assertThat(s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("ckpt-")))
+          .hasSize(2);
     }
   }
 
@@ -88,7 +113,8 @@ class TrainerTest {
   void microBatchesGiveTheSameUpdatesAsWholeBatches() {
     TrainerConfig.Builder base =
         TrainerConfig.builder(
-                Loss.softmaxCrossEntropyLoss(), Sgd.builder().learningRate(0.1).momentum(0.9).build())
+                Loss.softmaxCrossEntropyLoss(),
+                Sgd.builder().learningRate(0.1).momentum(0.9).build())
             .batchSize(16)
             .seed(3)
             .epochs(2)
@@ -108,10 +134,14 @@ class TrainerTest {
     FitResult b;
     try (Model m = Model.newInstance("b")) {
       m.setBlock(Nets.mlp(false));
-      b = Trainer.fit(m, train, validation, base.runDirectory(dir.resolve("b")).microBatches(3).build());
+      b =
+          Trainer.fit(
+              m, train, validation, base.runDirectory(dir.resolve("b")).microBatches(3).build());
       split = TrainerResumeTest.parameters(m.getBlock()).values().toArray(new float[0][]);
     }
-    assertThat(b.step()).as("one optimizer update per batch, whatever the shard count").isEqualTo(a.step());
+    assertThat(b.step())
+        .as("one optimizer update per batch, whatever the shard count")
+        .isEqualTo(a.step());
     for (int i = 0; i < whole.length; i++) {
       for (int j = 0; j < whole[i].length; j++) {
         // Summing three shard gradients reorders float additions: equal up to rounding.
@@ -123,8 +153,12 @@ class TrainerTest {
   @Test
   void aNanLossStopsTrainingNamingEpochAndStep() {
     assertThatThrownBy(
-            () -> fit(Nets.mlp(false), FakeDataset.withNanAt(64, 40), FakeDataset.of(16),
-                config().workers(0).checkpoints(CheckpointPolicy.none()).build()))
+            () ->
+                fit(
+                    Nets.mlp(false),
+                    FakeDataset.withNanAt(64, 40),
+                    FakeDataset.of(16),
+                    config().workers(0).checkpoints(CheckpointPolicy.none()).build()))
         .isInstanceOf(TrainingException.class)
         .hasMessageContaining("Loss is NaN at epoch 1, step")
         .hasMessageContaining("SKIP_BATCH");
@@ -132,8 +166,12 @@ class TrainerTest {
 
   @Test
   void aNanLossSkipsTheBatchWhenAskedAndTrainingGoesOn() {
-    FitResult r = fit(Nets.mlp(false), FakeDataset.withNanAt(64, 40), FakeDataset.of(16),
-        config().epochs(2).nonFiniteLoss(TrainerConfig.NonFiniteLoss.SKIP_BATCH).build());
+    FitResult r =
+        fit(
+            Nets.mlp(false),
+            FakeDataset.withNanAt(64, 40),
+            FakeDataset.of(16),
+            config().epochs(2).nonFiniteLoss(TrainerConfig.NonFiniteLoss.SKIP_BATCH).build());
     assertThat(r.outcome()).isEqualTo(RunEnd.Outcome.FINISHED);
     assertThat(r.epochs().get(0).metric("skipped_batches")).isEqualTo(1.0);
     assertThat(r.last().get().metric("val_loss")).isFinite();
@@ -142,12 +180,18 @@ class TrainerTest {
 
   @Test
   void labelsOutsideTheModelsOutputsFailAtTheFirstBatch() {
-    assertThatThrownBy(() -> fit(Nets.mlp(false), FakeDataset.withLabelOffset(64, 3), FakeDataset.of(16), config().build()))
+    assertThatThrownBy(
+            () ->
+                fit(
+                    Nets.mlp(false),
+                    FakeDataset.withLabelOffset(64, 3),
+                    FakeDataset.of(16),
+                    config().build()))
         .isInstanceOf(TrainingException.class)
         .hasMessageContaining("outside 0..3")
         .hasMessageContaining("4 outputs");
-    assertThat(dir.resolve("run/checkpoints")).satisfiesAnyOf(
-        p -> assertThat(p).doesNotExist(), p -> assertThat(p).isEmptyDirectory());
+    assertThat(dir.resolve("run/checkpoints"))
+        .satisfiesAnyOf(p -> assertThat(p).doesNotExist(), p -> assertThat(p).isEmptyDirectory());
   }
 
   @Test
@@ -156,9 +200,18 @@ class TrainerTest {
     try (Model m = Model.newInstance("pre")) {
       initialized = Nets.mlp(false);
       m.setBlock(initialized);
-      initialized.initialize(m.getNDManager(), ai.djl.ndarray.types.DataType.FLOAT32, new ai.djl.ndarray.types.Shape(16, 8));
+      initialized.initialize(
+          m.getNDManager(),
+          ai.djl.ndarray.types.DataType.FLOAT32,
+          new ai.djl.ndarray.types.Shape(16, 8));
       m.setBlock(initialized);
-      assertThatThrownBy(() -> Trainer.fit(m, FakeDataset.withFeatures(64, 5), FakeDataset.withFeatures(16, 5), config().build()))
+      assertThatThrownBy(
+              () ->
+                  Trainer.fit(
+                      m,
+                      FakeDataset.withFeatures(64, 5),
+                      FakeDataset.withFeatures(16, 5),
+                      config().build()))
           .isInstanceOf(TrainingException.class)
           .hasMessageContaining("(16, 5)")
           .hasMessageContaining("(16, 8)");
@@ -167,15 +220,21 @@ class TrainerTest {
 
   @Test
   void anEmptyDatasetIsRejectedBeforeTraining() {
-    assertThatThrownBy(() -> fit(Nets.mlp(false), FakeDataset.of(0), FakeDataset.of(16), config().build()))
+    assertThatThrownBy(
+            () -> fit(Nets.mlp(false), FakeDataset.of(0), FakeDataset.of(16), config().build()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("train dataset is empty");
   }
 
   @Test
   void anUnknownTrackerNameIsRejectedListingTheKnownOnes() {
-    assertThatThrownBy(() -> fit(Nets.mlp(false), FakeDataset.of(32), FakeDataset.of(16),
-            config().trackerNames(List.of("jsonl", "tensorbored")).build()))
+    assertThatThrownBy(
+            () ->
+                fit(
+                    Nets.mlp(false),
+                    FakeDataset.of(32),
+                    FakeDataset.of(16),
+                    config().trackerNames(List.of("jsonl", "tensorbored")).build()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("Unknown tracker 'tensorbored'")
         .hasMessageContaining("jsonl");
@@ -183,8 +242,13 @@ class TrainerTest {
 
   @Test
   void anUnknownDeviceFailsBeforeTrainingListingTheDevicesThere() {
-    assertThatThrownBy(() -> fit(Nets.mlp(false), FakeDataset.of(32), FakeDataset.of(16),
-            config().devices("gpu(3)").build()))
+    assertThatThrownBy(
+            () ->
+                fit(
+                    Nets.mlp(false),
+                    FakeDataset.of(32),
+                    FakeDataset.of(16),
+                    config().devices("gpu(3)").build()))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("gpu(3)")
         .hasMessageContaining("only cpu");
@@ -192,39 +256,89 @@ class TrainerTest {
 
   @Test
   void aThrowingOrBlockedTrackerNeitherStopsNorStallsTrainingAndOthersStillGetTheirRunEnd() {
-    ExperimentTracker throwing = new ExperimentTracker() {
-      @Override public String name() { return "throwing"; }
-      @Override public void runStarted(RunStart start) { }
-      @Override public void metrics(MetricsRecord record) { throw new IllegalStateException("boom"); }
-      @Override public void runEnded(RunEnd end) { throw new IllegalStateException("boom"); }
-    };
+    ExperimentTracker throwing =
+        new ExperimentTracker() {
+          @Override
+          public String name() {
+            return "throwing";
+          }
+
+          @Override
+          public void runStarted(RunStart start) {}
+
+          @Override
+          public void metrics(MetricsRecord record) {
+            throw new IllegalStateException("boom");
+          }
+
+          @Override
+          public void runEnded(RunEnd end) {
+            throw new IllegalStateException("boom");
+          }
+        };
     CountDownLatch never = new CountDownLatch(1);
-    ExperimentTracker blocked = new ExperimentTracker() {
-      @Override public String name() { return "blocked"; }
-      @Override public void runStarted(RunStart start) { }
-      @Override public void metrics(MetricsRecord record) throws InterruptedException { never.await(); }
-      @Override public void runEnded(RunEnd end) { }
-    };
+    ExperimentTracker blocked =
+        new ExperimentTracker() {
+          @Override
+          public String name() {
+            return "blocked";
+          }
+
+          @Override
+          public void runStarted(RunStart start) {}
+
+          @Override
+          public void metrics(MetricsRecord record) throws InterruptedException {
+            never.await();
+          }
+
+          @Override
+          public void runEnded(RunEnd end) {}
+        };
     RecordingTracker recording = new RecordingTracker();
-    FitResult r = fit(Nets.mlp(false), FakeDataset.of(64), FakeDataset.of(16),
-        config().epochs(2).logEverySteps(1).tracker(throwing).tracker(blocked).tracker(recording)
-            .trackerTimeout(java.time.Duration.ofMillis(200)).build());
+    FitResult r =
+        fit(
+            Nets.mlp(false),
+            FakeDataset.of(64),
+            FakeDataset.of(16),
+            config()
+                .epochs(2)
+                .logEverySteps(1)
+                .tracker(throwing)
+                .tracker(blocked)
+                .tracker(recording)
+                .trackerTimeout(java.time.Duration.ofMillis(200))
+                .build());
     never.countDown();
     assertThat(r.outcome()).isEqualTo(RunEnd.Outcome.FINISHED);
-    assertThat(r.trackerFailures()).containsEntry("throwing", 2L * 4 + 2 + 1).containsEntry("recording", 0L);
+    assertThat(r.trackerFailures())
+        .containsEntry("throwing", 2L * 4 + 2 + 1)
+        .containsEntry("recording", 0L);
     assertThat(recording.ends).hasSize(1);
     assertThat(recording.metrics).hasSize(2 * 4 + 2);
   }
 
   @Test
   void aDatasetThatSleepsMakesTheEpochInputBound() {
-    FitResult r = fit(Nets.mlp(false), FakeDataset.slow(48, 10), FakeDataset.of(16), config().workers(1).build());
-    assertThat(r.last().get().verdict()).startsWith("input-bound").contains("raise workers (now 1)");
+    FitResult r =
+        fit(
+            Nets.mlp(false),
+            FakeDataset.slow(48, 10),
+            FakeDataset.of(16),
+            config().workers(1).build());
+    assertThat(r.last().get().verdict())
+        .startsWith("input-bound")
+        .contains("raise workers (now 1)");
   }
 
   @Test
   void aModelThatSleepsMakesTheEpochComputeBound() {
-    FitResult r = fit(Nets.slow(Nets.mlp(false), 40), FakeDataset.of(48), FakeDataset.of(16), config().build());
+    FitResult r =
+        fit(
+            Nets.slow(Nets.mlp(false), 40),
+            FakeDataset.of(48),
+            FakeDataset.of(16),
+            config().build());
     assertThat(r.last().get().verdict()).startsWith("compute-bound");
   }
 
@@ -232,14 +346,22 @@ class TrainerTest {
   void aNearDeadlineStopsAfterTheCurrentStepWithACheckpointAndTheRunResumesToTheEnd() {
     Instant now = Instant.parse("2026-01-01T00:00:00Z");
     Clock fixed = Clock.fixed(now, ZoneOffset.UTC);
-    FitResult first = fit(Nets.mlp(false), FakeDataset.of(64), FakeDataset.of(16),
-        config().epochs(2).clock(fixed).deadline(now.plusSeconds(20)).build());
+    FitResult first =
+        fit(
+            Nets.mlp(false),
+            FakeDataset.of(64),
+            FakeDataset.of(16),
+            config().epochs(2).clock(fixed).deadline(now.plusSeconds(20)).build());
     assertThat(first.outcome()).isEqualTo(RunEnd.Outcome.INTERRUPTED);
     assertThat(first.step()).isEqualTo(1);
     assertThat(first.lastCheckpoint()).isPresent();
 
-    FitResult second = fit(Nets.mlp(false), FakeDataset.of(64), FakeDataset.of(16),
-        config().epochs(2).resume(Resume.latest()).build());
+    FitResult second =
+        fit(
+            Nets.mlp(false),
+            FakeDataset.of(64),
+            FakeDataset.of(16),
+            config().epochs(2).resume(Resume.latest()).build());
     assertThat(second.outcome()).isEqualTo(RunEnd.Outcome.FINISHED);
     assertThat(second.step()).isEqualTo(8);
   }

@@ -24,21 +24,22 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Save and load time of {@link CheckpointStore} with {@link TensorFile} for a small state (the seed CNN, 1.2M
- * floats, ~4.8 MB) and a 1 GiB state (8 tensors of 128 MiB), next to plain Java I/O of the same bytes in the same
- * run:
+ * Save and load time of {@link CheckpointStore} with {@link TensorFile} for a small state (the seed
+ * CNN, 1.2M floats, ~4.8 MB) and a 1 GiB state (8 tensors of 128 MiB), next to plain Java I/O of
+ * the same bytes in the same run:
  *
  * <ul>
- *   <li>save: Kiln = NDArrays to file, fsync, SHA-256, manifest, atomic rename, directory fsync, prune the previous
- *       checkpoint; raw = write the same bytes (already in {@code byte[]}s) in 1 MiB slices to one {@link FileChannel}
- *       and {@code force(true)}, then delete the previous file.
- *   <li>load: Kiln = {@code latestValid()} (SHA-256 of every file) + {@code TensorFile.read} into NDArrays; raw =
- *       read the same bytes into {@code byte[]}s. Both from the page cache.
+ *   <li>save: Kiln = NDArrays to file, fsync, SHA-256, manifest, atomic rename, directory fsync,
+ *       prune the previous checkpoint; raw = write the same bytes (already in {@code byte[]}s) in 1
+ *       MiB slices to one {@link FileChannel} and {@code force(true)}, then delete the previous
+ *       file.
+ *   <li>load: Kiln = {@code latestValid()} (SHA-256 of every file) + {@code TensorFile.read} into
+ *       NDArrays; raw = read the same bytes into {@code byte[]}s. Both from the page cache.
  * </ul>
  *
- * Runs alternate Kiln and raw; the median and the best of each are printed (the best is steadier on a shared
- * disk). Usage (from the repository root, after
- * {@code mvn -B -q -o -pl checkpoint install -DskipTests && mvn -B -q -o -pl bench package -DskipTests}):
+ * Runs alternate Kiln and raw; the median and the best of each are printed (the best is steadier on
+ * a shared disk). Usage (from the repository root, after {@code mvn -B -q -o -pl checkpoint install
+ * -DskipTests && mvn -B -q -o -pl bench package -DskipTests}):
  *
  * <pre>
  * java -Dai.djl.offline=true -Xmx3g -cp "bench/target/classes:bench/target/lib/*" \
@@ -47,159 +48,178 @@ import java.util.Random;
  */
 public final class CheckpointBenchmark {
 
-    private static final int CHUNK = 1 << 20;
+  private static final int CHUNK = 1 << 20;
 
-    private CheckpointBenchmark() {}
+  private CheckpointBenchmark() {}
 
-    public static void main(String[] args) throws Exception {
-        Path root = args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("kiln-ckpt-bench");
-        String which = args.length > 1 ? args[1] : "all";
-        System.out.printf("CheckpointBenchmark in %s (java %s, %d CPUs)%n", root, System.getProperty("java.version"),
-                Runtime.getRuntime().availableProcessors());
-        System.out.printf("%-22s %10s | %10s %10s %7s | %10s %10s %7s%n", "state", "MB",
-                "kiln save", "raw save", "ratio", "kiln load", "raw load", "ratio");
-        try (NDManager manager = NDManager.newBaseManager()) {
-            if (!which.equals("large")) {
-                Map<String, long[]> cnn = new LinkedHashMap<>();
-                cnn.put("conv1.weight", new long[] {32, 1, 3, 3});
-                cnn.put("conv1.bias", new long[] {32});
-                cnn.put("conv2.weight", new long[] {64, 32, 3, 3});
-                cnn.put("conv2.bias", new long[] {64});
-                cnn.put("fc1.weight", new long[] {128, 9216});
-                cnn.put("fc1.bias", new long[] {128});
-                cnn.put("fc2.weight", new long[] {10, 128});
-                cnn.put("fc2.bias", new long[] {10});
-                run("seed CNN (1.2M floats)", cnn, 15, root.resolve("small"), manager);
-            }
-            if (!which.equals("small")) {
-                Map<String, long[]> big = new LinkedHashMap<>();
-                for (int i = 0; i < 8; i++) {
-                    big.put("layer" + i + ".weight", new long[] {8192, 4096}); // 128 MiB of float32
-                }
-                run("1 GiB (8 x 128 MiB)", big, 5, root.resolve("large"), manager);
-            }
+  public static void main(String[] args) throws Exception {
+    Path root = args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("kiln-ckpt-bench");
+    String which = args.length > 1 ? args[1] : "all";
+    System.out.printf(
+        "CheckpointBenchmark in %s (java %s, %d CPUs)%n",
+        root, System.getProperty("java.version"), Runtime.getRuntime().availableProcessors());
+    System.out.printf(
+        "%-22s %10s | %10s %10s %7s | %10s %10s %7s%n",
+        "state", "MB", "kiln save", "raw save", "ratio", "kiln load", "raw load", "ratio");
+    try (NDManager manager = NDManager.newBaseManager()) {
+      if (!which.equals("large")) {
+        Map<String, long[]> cnn = new LinkedHashMap<>();
+        cnn.put("conv1.weight", new long[] {32, 1, 3, 3});
+        cnn.put("conv1.bias", new long[] {32});
+        cnn.put("conv2.weight", new long[] {64, 32, 3, 3});
+        cnn.put("conv2.bias", new long[] {64});
+        cnn.put("fc1.weight", new long[] {128, 9216});
+        cnn.put("fc1.bias", new long[] {128});
+        cnn.put("fc2.weight", new long[] {10, 128});
+        cnn.put("fc2.bias", new long[] {10});
+        run("seed CNN (1.2M floats)", cnn, 15, root.resolve("small"), manager);
+      }
+      if (!which.equals("small")) {
+        Map<String, long[]> big = new LinkedHashMap<>();
+        for (int i = 0; i < 8; i++) {
+          big.put("layer" + i + ".weight", new long[] {8192, 4096}); // 128 MiB of float32
         }
+        run("1 GiB (8 x 128 MiB)", big, 5, root.resolve("large"), manager);
+      }
     }
+  }
 
-    private static void run(String label, Map<String, long[]> shapes, int reps, Path dir, NDManager manager)
-            throws IOException {
-        Random random = new Random(42);
-        Map<String, NDArray> tensors = new LinkedHashMap<>();
-        List<byte[]> raw = new ArrayList<>();
-        long bytes = 0;
-        for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-            Shape shape = new Shape(e.getValue());
-            byte[] data = new byte[Math.toIntExact(shape.size() * 4)];
-            random.nextBytes(data);
-            raw.add(data);
-            ByteBuffer buffer = ByteBuffer.allocateDirect(data.length).order(ByteOrder.nativeOrder());
-            buffer.put(data).flip();
-            tensors.put(e.getKey(), manager.create(buffer, shape, DataType.FLOAT32));
-            bytes += data.length;
+  private static void run(
+      String label, Map<String, long[]> shapes, int reps, Path dir, NDManager manager)
+      throws IOException {
+    Random random = new Random(42);
+    Map<String, NDArray> tensors = new LinkedHashMap<>();
+    List<byte[]> raw = new ArrayList<>();
+    long bytes = 0;
+    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
+      Shape shape = new Shape(e.getValue());
+      byte[] data = new byte[Math.toIntExact(shape.size() * 4)];
+      random.nextBytes(data);
+      raw.add(data);
+      ByteBuffer buffer = ByteBuffer.allocateDirect(data.length).order(ByteOrder.nativeOrder());
+      buffer.put(data).flip();
+      tensors.put(e.getKey(), manager.create(buffer, shape, DataType.FLOAT32));
+      bytes += data.length;
+    }
+    Files.createDirectories(dir);
+    Path rawDir = Files.createDirectories(dir.resolve("raw"));
+    CheckpointStore store =
+        CheckpointStore.builder(dir.resolve("kiln"))
+            .retention(Retention.builder().keepLast(1).build())
+            .build();
+    double[] kilnSave = new double[reps];
+    double[] rawSave = new double[reps];
+    double[] kilnLoad = new double[reps];
+    double[] rawLoad = new double[reps];
+    // One untimed round of each to load classes and JIT the paths.
+    saveKiln(store, 0, tensors);
+    saveRaw(rawDir.resolve("warmup.bin"), raw);
+    for (int i = 0; i < reps; i++) {
+      Path rawFile = rawDir.resolve("state-" + i + ".bin");
+      Path previous = rawDir.resolve(i == 0 ? "warmup.bin" : "state-" + (i - 1) + ".bin");
+      long t0 = System.nanoTime();
+      saveRaw(rawFile, raw);
+      Files.delete(previous); // like the store's keepLast(1) pruning
+      long t1 = System.nanoTime();
+      saveKiln(store, i + 1, tensors);
+      long t2 = System.nanoTime();
+      loadKiln(store, manager);
+      long t3 = System.nanoTime();
+      loadRaw(rawFile, raw);
+      long t4 = System.nanoTime();
+      rawSave[i] = (t1 - t0) / 1e9;
+      kilnSave[i] = (t2 - t1) / 1e9;
+      kilnLoad[i] = (t3 - t2) / 1e9;
+      rawLoad[i] = (t4 - t3) / 1e9;
+    }
+    Files.deleteIfExists(rawDir.resolve("state-" + (reps - 1) + ".bin"));
+    double mb = bytes / 1e6;
+    double ks = median(kilnSave);
+    double rs = median(rawSave);
+    double kl = median(kilnLoad);
+    double rl = median(rawLoad);
+    System.out.printf(
+        "%-22s %10.1f | %8.3f s %8.3f s %6.0f%% | %8.3f s %8.3f s %6.0f%%%n",
+        label, mb, ks, rs, 100 * rs / ks, kl, rl, 100 * rl / kl);
+    System.out.printf(
+        "%-22s %10s | %6.0f MB/s %6.0f MB/s %7s | %6.0f MB/s %6.0f MB/s%n",
+        "", "rates", mb / ks, mb / rs, "", mb / kl, mb / rl);
+    double ksBest = Arrays.stream(kilnSave).min().orElseThrow();
+    double rsBest = Arrays.stream(rawSave).min().orElseThrow();
+    double klBest = Arrays.stream(kilnLoad).min().orElseThrow();
+    double rlBest = Arrays.stream(rawLoad).min().orElseThrow();
+    System.out.printf(
+        "%-22s %10s | %8.3f s %8.3f s %6.0f%% | %8.3f s %8.3f s %6.0f%%  (best of %d)%n",
+        "",
+        "best",
+        ksBest,
+        rsBest,
+        100 * rsBest / ksBest,
+        klBest,
+        rlBest,
+        100 * rlBest / klBest,
+        reps);
+    System.out.printf(
+        "%-22s %10s | save runs kiln %s raw %s%n",
+        "", "", Arrays.toString(round(kilnSave)), Arrays.toString(round(rawSave)));
+    for (NDArray array : tensors.values()) {
+      array.close();
+    }
+  }
+
+  private static void saveKiln(CheckpointStore store, int step, Map<String, NDArray> tensors) {
+    store.save(
+        CheckpointRequest.of(0, step), d -> TensorFile.write(d.resolve("model.ndlist"), tensors));
+  }
+
+  private static void loadKiln(CheckpointStore store, NDManager manager) throws IOException {
+    Checkpoint latest = store.latestValid().orElseThrow();
+    try (NDManager scope = manager.newSubManager()) {
+      Map<String, NDArray> read = TensorFile.read(latest.file("model.ndlist"), scope);
+      if (read.isEmpty()) {
+        throw new IllegalStateException("nothing loaded");
+      }
+    }
+  }
+
+  private static void saveRaw(Path file, List<byte[]> raw) throws IOException {
+    try (FileChannel channel =
+        FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      for (byte[] data : raw) {
+        // 1 MiB slices: the JDK copies heap buffers through a temporary direct buffer of the
+        // slice's size.
+        for (int offset = 0; offset < data.length; offset += CHUNK) {
+          ByteBuffer buffer = ByteBuffer.wrap(data, offset, Math.min(CHUNK, data.length - offset));
+          while (buffer.hasRemaining()) {
+            channel.write(buffer);
+          }
         }
-        Files.createDirectories(dir);
-        Path rawDir = Files.createDirectories(dir.resolve("raw"));
-        CheckpointStore store = CheckpointStore.builder(dir.resolve("kiln"))
-                .retention(Retention.builder().keepLast(1).build())
-                .build();
-        double[] kilnSave = new double[reps];
-        double[] rawSave = new double[reps];
-        double[] kilnLoad = new double[reps];
-        double[] rawLoad = new double[reps];
-        // One untimed round of each to load classes and JIT the paths.
-        saveKiln(store, 0, tensors);
-        saveRaw(rawDir.resolve("warmup.bin"), raw);
-        for (int i = 0; i < reps; i++) {
-            Path rawFile = rawDir.resolve("state-" + i + ".bin");
-            Path previous = rawDir.resolve(i == 0 ? "warmup.bin" : "state-" + (i - 1) + ".bin");
-            long t0 = System.nanoTime();
-            saveRaw(rawFile, raw);
-            Files.delete(previous); // like the store's keepLast(1) pruning
-            long t1 = System.nanoTime();
-            saveKiln(store, i + 1, tensors);
-            long t2 = System.nanoTime();
-            loadKiln(store, manager);
-            long t3 = System.nanoTime();
-            loadRaw(rawFile, raw);
-            long t4 = System.nanoTime();
-            rawSave[i] = (t1 - t0) / 1e9;
-            kilnSave[i] = (t2 - t1) / 1e9;
-            kilnLoad[i] = (t3 - t2) / 1e9;
-            rawLoad[i] = (t4 - t3) / 1e9;
+      }
+      channel.force(true);
+    }
+  }
+
+  private static void loadRaw(Path file, List<byte[]> raw) throws IOException {
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      for (byte[] expected : raw) {
+        byte[] data = new byte[expected.length];
+        for (int offset = 0; offset < data.length; offset += CHUNK) {
+          ByteBuffer buffer = ByteBuffer.wrap(data, offset, Math.min(CHUNK, data.length - offset));
+          while (buffer.hasRemaining() && channel.read(buffer) >= 0) {
+            // keep reading
+          }
         }
-        Files.deleteIfExists(rawDir.resolve("state-" + (reps - 1) + ".bin"));
-        double mb = bytes / 1e6;
-        double ks = median(kilnSave);
-        double rs = median(rawSave);
-        double kl = median(kilnLoad);
-        double rl = median(rawLoad);
-        System.out.printf("%-22s %10.1f | %8.3f s %8.3f s %6.0f%% | %8.3f s %8.3f s %6.0f%%%n", label, mb,
-                ks, rs, 100 * rs / ks, kl, rl, 100 * rl / kl);
-        System.out.printf("%-22s %10s | %6.0f MB/s %6.0f MB/s %7s | %6.0f MB/s %6.0f MB/s%n", "", "rates",
-                mb / ks, mb / rs, "", mb / kl, mb / rl);
-        double ksBest = Arrays.stream(kilnSave).min().orElseThrow();
-        double rsBest = Arrays.stream(rawSave).min().orElseThrow();
-        double klBest = Arrays.stream(kilnLoad).min().orElseThrow();
-        double rlBest = Arrays.stream(rawLoad).min().orElseThrow();
-        System.out.printf("%-22s %10s | %8.3f s %8.3f s %6.0f%% | %8.3f s %8.3f s %6.0f%%  (best of %d)%n", "",
-                "best", ksBest, rsBest, 100 * rsBest / ksBest, klBest, rlBest, 100 * rlBest / klBest, reps);
-        System.out.printf("%-22s %10s | save runs kiln %s raw %s%n", "", "", Arrays.toString(round(kilnSave)),
-                Arrays.toString(round(rawSave)));
-        for (NDArray array : tensors.values()) {
-            array.close();
-        }
+      }
     }
+  }
 
-    private static void saveKiln(CheckpointStore store, int step, Map<String, NDArray> tensors) {
-        store.save(CheckpointRequest.of(0, step), d -> TensorFile.write(d.resolve("model.ndlist"), tensors));
-    }
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    return sorted[sorted.length / 2];
+  }
 
-    private static void loadKiln(CheckpointStore store, NDManager manager) throws IOException {
-        Checkpoint latest = store.latestValid().orElseThrow();
-        try (NDManager scope = manager.newSubManager()) {
-            Map<String, NDArray> read = TensorFile.read(latest.file("model.ndlist"), scope);
-            if (read.isEmpty()) {
-                throw new IllegalStateException("nothing loaded");
-            }
-        }
-    }
-
-    private static void saveRaw(Path file, List<byte[]> raw) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            for (byte[] data : raw) {
-                // 1 MiB slices: the JDK copies heap buffers through a temporary direct buffer of the slice's size.
-                for (int offset = 0; offset < data.length; offset += CHUNK) {
-                    ByteBuffer buffer = ByteBuffer.wrap(data, offset, Math.min(CHUNK, data.length - offset));
-                    while (buffer.hasRemaining()) {
-                        channel.write(buffer);
-                    }
-                }
-            }
-            channel.force(true);
-        }
-    }
-
-    private static void loadRaw(Path file, List<byte[]> raw) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            for (byte[] expected : raw) {
-                byte[] data = new byte[expected.length];
-                for (int offset = 0; offset < data.length; offset += CHUNK) {
-                    ByteBuffer buffer = ByteBuffer.wrap(data, offset, Math.min(CHUNK, data.length - offset));
-                    while (buffer.hasRemaining() && channel.read(buffer) >= 0) {
-                        // keep reading
-                    }
-                }
-            }
-        }
-    }
-
-    private static double median(double[] values) {
-        double[] sorted = values.clone();
-        Arrays.sort(sorted);
-        return sorted[sorted.length / 2];
-    }
-
-    private static String[] round(double[] values) {
-        return Arrays.stream(values).mapToObj(v -> String.format("%.3f", v)).toArray(String[]::new);
-    }
+  private static String[] round(double[] values) {
+    return Arrays.stream(values).mapToObj(v -> String.format("%.3f", v)).toArray(String[]::new);
+  }
 }

@@ -42,7 +42,11 @@ public final class EngineTuningBenchmark {
     int rounds = args.length > 1 ? Integer.parseInt(args[1]) : 2;
     List<double[]> on = new ArrayList<>();
     List<double[]> off = new ArrayList<>();
-    System.out.printf(Locale.ROOT, "seed CNN, Adam, batch 64, %d images, 1 epoch, CPU; %d rounds%n", images, rounds);
+    System.out.printf(
+        Locale.ROOT,
+        "seed CNN, Adam, batch 64, %d images, 1 epoch, CPU; %d rounds%n",
+        images,
+        rounds);
     for (int r = 0; r < rounds; r++) {
       for (boolean tuned : new boolean[] {false, true}) {
         double[] m = runChild(images, tuned);
@@ -109,7 +113,8 @@ public final class EngineTuningBenchmark {
     try (Model model = Model.newInstance("bench")) {
       model.setBlock(MnistNet.newBlock());
       TrainerConfig config =
-          TrainerConfig.builder(Loss.softmaxCrossEntropyLoss(), Adam.builder().learningRate(1e-3).build())
+          TrainerConfig.builder(
+                  Loss.softmaxCrossEntropyLoss(), Adam.builder().learningRate(1e-3).build())
               .evaluator(new Accuracy("acc", 1))
               .batchSize(64)
               .validationBatchSize(1000)
@@ -121,7 +126,8 @@ public final class EngineTuningBenchmark {
               .build();
       FitResult r = Trainer.fit(model, train, test, config);
       long faults = minorFaults() - faultsBefore;
-      System.out.printf(Locale.ROOT, "RESULT %.4f %d%n", r.last().orElseThrow().metric("time_taken"), faults);
+      System.out.printf(
+          Locale.ROOT, "RESULT %.4f %d%n", r.last().orElseThrow().metric("time_taken"), faults);
     }
   }
 

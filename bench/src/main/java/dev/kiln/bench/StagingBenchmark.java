@@ -26,9 +26,9 @@ import java.util.zip.ZipOutputStream;
  *
  * <p>The dataset is generated once: N files (default 20,000) in 100 directories, sizes 2-18 KB
  * (about 200 MB), each half random bytes (like JPEG/PNG payloads) and half repetitive text, packed
- * as .tar.gz by {@code tar -czf} and as .zip by {@link ZipOutputStream}. The archives are read
- * from the page cache by every contender (nothing here drops caches), so this measures the
- * extraction work itself, not a slow mount.
+ * as .tar.gz by {@code tar -czf} and as .zip by {@link ZipOutputStream}. The archives are read from
+ * the page cache by every contender (nothing here drops caches), so this measures the extraction
+ * work itself, not a slow mount.
  *
  * <p>Staging also flushes every file to the device and writes its marker; tar and unzip do not
  * flush. The {@code tar -xzf; sync -f} row times tar followed by a file-system sync, the nearest
@@ -94,7 +94,8 @@ public final class StagingBenchmark {
     }
 
     System.out.printf(
-        Locale.ROOT, "%n| contender | median s | min s | archive MB/s | extracted MB/s | time vs tool |%n");
+        Locale.ROOT,
+        "%n| contender | median s | min s | archive MB/s | extracted MB/s | time vs tool |%n");
     System.out.printf(Locale.ROOT, "| --- | ---: | ---: | ---: | ---: | ---: |%n");
     for (Map.Entry<String, List<Double>> e : seconds.entrySet()) {
       String name = e.getKey();
@@ -119,7 +120,8 @@ public final class StagingBenchmark {
     }
     System.out.printf(
         Locale.ROOT,
-        "%nDatasetStaging reuse (second stage() of the zip: marker + %,d file sizes checked): %.3f s%n",
+        "%nDatasetStaging reuse (second stage() of the zip: marker + %,d file sizes checked): %.3f"
+            + " s%n",
         files,
         reuse);
     System.out.printf(Locale.ROOT, "all runs (s): %s%n", seconds);
@@ -132,7 +134,8 @@ public final class StagingBenchmark {
 
   private static void time(Map<String, List<Double>> seconds, boolean warmup, String name, Job job)
       throws Exception {
-    // Start every contender from the same state: no earlier output, nothing dirty in the page cache.
+    // Start every contender from the same state: no earlier output, nothing dirty in the page
+    // cache.
     run(Path.of("/"), "sync");
     long start = System.nanoTime();
     job.run();
@@ -143,7 +146,8 @@ public final class StagingBenchmark {
   }
 
   private static void stage(Path archive, Path target) throws IOException {
-    DatasetStaging.Staged staged = DatasetStaging.builder(archive, target).progress(null).build().stage();
+    DatasetStaging.Staged staged =
+        DatasetStaging.builder(archive, target).progress(null).build().stage();
     if (staged.reused()) {
       throw new IllegalStateException("expected an extraction");
     }
@@ -188,7 +192,8 @@ public final class StagingBenchmark {
   }
 
   private static void zip(Path dir, Path zip) throws IOException {
-    try (ZipOutputStream out = new ZipOutputStream(new BufferedOutputStream(Files.newOutputStream(zip), 1 << 16))) {
+    try (ZipOutputStream out =
+        new ZipOutputStream(new BufferedOutputStream(Files.newOutputStream(zip), 1 << 16))) {
       List<Path> all = new ArrayList<>();
       try (var walk = Files.walk(dir)) {
         walk.filter(Files::isRegularFile).forEach(all::add);
@@ -196,7 +201,8 @@ public final class StagingBenchmark {
       Path[] sorted = all.toArray(new Path[0]);
       Arrays.sort(sorted);
       for (Path p : sorted) {
-        out.putNextEntry(new ZipEntry("dataset/" + dir.relativize(p).toString().replace('\\', '/')));
+        out.putNextEntry(
+            new ZipEntry("dataset/" + dir.relativize(p).toString().replace('\\', '/')));
         Files.copy(p, (OutputStream) out);
         out.closeEntry();
       }
@@ -218,7 +224,8 @@ public final class StagingBenchmark {
         root,
         new SimpleFileVisitor<>() {
           @Override
-          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+          public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+              throws IOException {
             Files.delete(file);
             return FileVisitResult.CONTINUE;
           }

@@ -63,8 +63,16 @@ public final class TensorBoardBenchmark {
 
   private static List<MetricsRecord> records(int count, int scalarsEach) {
     String[] keys = {
-      "train_loss", "lr", "test_loss", "test_acc", "time_taken", "time_data", "time_compute",
-      "time_validation", "samples_per_sec", "epoch"
+      "train_loss",
+      "lr",
+      "test_loss",
+      "test_acc",
+      "time_taken",
+      "time_data",
+      "time_compute",
+      "time_validation",
+      "samples_per_sec",
+      "epoch"
     };
     List<MetricsRecord> records = new ArrayList<>(count);
     Instant t = Instant.parse("2026-01-15T09:30:00Z");
@@ -110,7 +118,8 @@ public final class TensorBoardBenchmark {
     double trackerRate = scalars / (tracker / 1e9);
     double rawRate = scalars / (raw / 1e9);
     System.out.printf(
-        "%n%s: %,d records, %,d scalars, %,d bytes written%n", name, records.size(), scalars, bytes);
+        "%n%s: %,d records, %,d scalars, %,d bytes written%n",
+        name, records.size(), scalars, bytes);
     System.out.printf(
         "  tracker  metrics()+flush(): %8.1f ms  %,14.0f scalars/s%n", tracker / 1e6, trackerRate);
     System.out.printf(

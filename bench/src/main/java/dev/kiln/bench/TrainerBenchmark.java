@@ -34,16 +34,17 @@ import java.util.stream.Stream;
 
 /**
  * Kiln's {@code Trainer.fit} against a hand-written DJL loop, in one process: the seed CNN ({@link
- * MnistNet}), Adam (lr 1e-3), batch 64, one epoch on the first N Fashion-MNIST training images, CPU.
- * Runs alternate DJL, Kiln, DJL, Kiln… after one short untimed warm-up of each, and each run
+ * MnistNet}), Adam (lr 1e-3), batch 64, one epoch on the first N Fashion-MNIST training images,
+ * CPU. Runs alternate DJL, Kiln, DJL, Kiln… after one short untimed warm-up of each, and each run
  * records the CPU time other processes used meanwhile, so a contaminated run can be recognized.
  *
  * <p>The DJL side is DJL's own recipe: {@code DefaultTrainingConfig} with DJL's Adam (DJL's
  * Adadelta fails on the PyTorch engine), no executor, no listeners, an {@code ArrayDataset}
  * shuffled in batches of 64, and {@code EasyTrain.trainBatch} + {@code trainer.step()} per batch.
- * The Kiln side is {@code Trainer.fit} with Kiln's Adam, one data worker ({@code --workers}), no trackers, no
- * checkpoints; its time is the epoch's {@code time_taken} (training only, validation excluded).
- * Both run after Kiln's allocator tuning, which is process-wide, so they share allocator settings.
+ * The Kiln side is {@code Trainer.fit} with Kiln's Adam, one data worker ({@code --workers}), no
+ * trackers, no checkpoints; its time is the epoch's {@code time_taken} (training only, validation
+ * excluded). Both run after Kiln's allocator tuning, which is process-wide, so they share allocator
+ * settings.
  *
  * <pre>
  * java -cp "bench/target/classes:bench/target/lib/*" dev.kiln.bench.TrainerBenchmark [--data DIR] [--images N] [--rounds R] [--workers N]
@@ -57,7 +58,8 @@ public final class TrainerBenchmark {
   private TrainerBenchmark() {}
 
   public static void main(String[] args) throws Exception {
-    Path data = Path.of(System.getenv().getOrDefault("KILN_DATA", "/usr/share/datasets/fashion-mnist"));
+    Path data =
+        Path.of(System.getenv().getOrDefault("KILN_DATA", "/usr/share/datasets/fashion-mnist"));
     int images = 10_000;
     int rounds = 2;
     int workers = 1;
@@ -67,23 +69,34 @@ public final class TrainerBenchmark {
         case "--images" -> images = Integer.parseInt(args[++i]);
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
         case "--workers" -> workers = Integer.parseInt(args[++i]);
-        default -> throw new IllegalArgumentException(
-            "unknown option " + args[i] + " — use --data DIR, --images N, --rounds R, --workers N");
+        default ->
+            throw new IllegalArgumentException(
+                "unknown option "
+                    + args[i]
+                    + " — use --data DIR, --images N, --rounds R, --workers N");
       }
     }
-    boolean tuned = EngineTuning.applyMallocTuning(); // before the engine loads; both sides share it
+    boolean tuned =
+        EngineTuning.applyMallocTuning(); // before the engine loads; both sides share it
     MnistDataset train = MnistDataset.builder(data, MnistDataset.Split.TRAIN).limit(images).build();
     MnistDataset test = MnistDataset.builder(data, MnistDataset.Split.TEST).limit(1000).build();
     System.out.printf(
         Locale.ROOT,
         "Seed CNN, Adam lr 1e-3, batch %d, 1 epoch on %d Fashion-MNIST images, %s, %d threads,"
             + " malloc tuning %s; Kiln data workers %d; %d rounds; load before: %s%n",
-        BATCH, images, Engine.getInstance().defaultDevice(), Runtime.getRuntime().availableProcessors(),
-        tuned ? "on" : "off", workers, rounds, loadAverage());
+        BATCH,
+        images,
+        Engine.getInstance().defaultDevice(),
+        Runtime.getRuntime().availableProcessors(),
+        tuned ? "on" : "off",
+        workers,
+        rounds,
+        loadAverage());
 
     try (NDManager manager = NDManager.newBaseManager()) {
       ArrayDataset djlData = toArrayDataset(manager, train);
-      MnistDataset warmTrain = MnistDataset.builder(data, MnistDataset.Split.TRAIN).limit(640).build();
+      MnistDataset warmTrain =
+          MnistDataset.builder(data, MnistDataset.Split.TRAIN).limit(640).build();
       ArrayDataset djlWarm = toArrayDataset(manager, warmTrain);
       djlEpoch(djlWarm); // warm-up, untimed
       kilnEpoch(warmTrain, test, workers);
@@ -105,9 +118,18 @@ public final class TrainerBenchmark {
             Locale.ROOT,
             "round %d  Kiln fit  : %6.2f s   %s  (data wait %.2f s, compute %.2f s, %.0f samples/s;"
                 + " validation %.2f s not counted)%n",
-            r, k, l1.until(l2), e.metric("time_data"), e.metric("time_compute"),
-            e.metric("samples_per_sec"), e.metric("time_validation"));
-        System.out.printf(Locale.ROOT, "          ratio Kiln/DJL this round: %.3f; verdict: %s%n", k / d, e.verdict());
+            r,
+            k,
+            l1.until(l2),
+            e.metric("time_data"),
+            e.metric("time_compute"),
+            e.metric("samples_per_sec"),
+            e.metric("time_validation"));
+        System.out.printf(
+            Locale.ROOT,
+            "          ratio Kiln/DJL this round: %.3f; verdict: %s%n",
+            k / d,
+            e.verdict());
       }
       double dm = mean(djl);
       double km = mean(kiln);
@@ -115,7 +137,13 @@ public final class TrainerBenchmark {
           Locale.ROOT,
           "mean: DJL loop %.2f s, Kiln fit %.2f s, ratio Kiln/DJL %.3f (best-of: DJL %.2f s,"
               + " Kiln %.2f s, ratio %.3f); load after: %s%n",
-          dm, km, km / dm, min(djl), min(kiln), min(kiln) / min(djl), loadAverage());
+          dm,
+          km,
+          km / dm,
+          min(djl),
+          min(kiln),
+          min(kiln) / min(djl),
+          loadAverage());
     }
   }
 
@@ -237,8 +265,10 @@ public final class TrainerBenchmark {
       double others = (double) ((later.busy - busy) - (later.self - self)) / CLOCK_TICKS_PER_SECOND;
       double stolen = (double) (later.steal - steal) / CLOCK_TICKS_PER_SECOND;
       return String.format(
-          Locale.ROOT, "[other processes %.2f cores, steal %.2f cores]",
-          Math.max(0, others) / wall, stolen / wall);
+          Locale.ROOT,
+          "[other processes %.2f cores, steal %.2f cores]",
+          Math.max(0, others) / wall,
+          stolen / wall);
     }
   }
 }

@@ -30,12 +30,12 @@ import mockwebserver3.RecordedRequest;
 /**
  * Does the W&amp;B tracker slow training down when the server is slow or dead?
  *
- * <p>Each simulated training step does a fixed amount of CPU work (about 2 ms, like a small
- * model's step) and then the tracker work of a step: one {@code metrics()} call, and every 50
- * steps an epoch record, a summary and a flush. Three trackers run interleaved in the same JVM:
- * off (a no-op tracker), W&amp;B against a server that answers every request after 30 s, and W&amp;B
- * against a closed port. Each round times {@code steps} steps per tracker; the median per-step
- * time over rounds is compared with "off".
+ * <p>Each simulated training step does a fixed amount of CPU work (about 2 ms, like a small model's
+ * step) and then the tracker work of a step: one {@code metrics()} call, and every 50 steps an
+ * epoch record, a summary and a flush. Three trackers run interleaved in the same JVM: off (a no-op
+ * tracker), W&amp;B against a server that answers every request after 30 s, and W&amp;B against a
+ * closed port. Each round times {@code steps} steps per tracker; the median per-step time over
+ * rounds is compared with "off".
  *
  * <pre>
  * java -cp "bench/target/classes:bench/target/lib/*" dev.kiln.bench.WandbBenchmark [rounds] [steps]
@@ -127,16 +127,17 @@ public final class WandbBenchmark {
         if (round >= 0) {
           perStepMicros.get(name).add((t1 - t0) / 1e3 / steps);
         }
-
       }
     }
 
     double off = median(perStepMicros.get("off"));
-    System.out.printf("W&B tracker overhead: %d rounds x %d steps per tracker, interleaved%n", rounds, steps);
+    System.out.printf(
+        "W&B tracker overhead: %d rounds x %d steps per tracker, interleaved%n", rounds, steps);
     for (Map.Entry<String, List<Double>> e : perStepMicros.entrySet()) {
       double m = median(e.getValue());
       System.out.printf(
-          "  %-20s median %8.1f us/step   ratio %.4f   difference %+.2f%%   in tracker calls %6.2f us/step (%.2f%% of a step)%n",
+          "  %-20s median %8.1f us/step   ratio %.4f   difference %+.2f%%   in tracker calls %6.2f"
+              + " us/step (%.2f%% of a step)%n",
           e.getKey(),
           m,
           m / off,
@@ -153,7 +154,8 @@ public final class WandbBenchmark {
       t.close();
     }
     System.out.printf(
-        "  close() of all trackers took %.1f s (bounded by finishTimeout = 2 s each; records stay in the spool)%n",
+        "  close() of all trackers took %.1f s (bounded by finishTimeout = 2 s each; records stay"
+            + " in the spool)%n",
         (System.nanoTime() - c0) / 1e9);
     never.countDown();
     slow.close();

@@ -11,11 +11,11 @@ import java.util.Objects;
  */
 public record CheckpointFile(String name, long size, String sha256) {
 
-    public CheckpointFile {
-        Objects.requireNonNull(name, "name == null");
-        Objects.requireNonNull(sha256, "sha256 == null");
-        if (size < 0) {
-            throw new IllegalArgumentException("size < 0: " + size);
-        }
+  public CheckpointFile {
+    Objects.requireNonNull(name, "name == null");
+    Objects.requireNonNull(sha256, "sha256 == null");
+    if (size < 0) {
+      throw new IllegalArgumentException("size < 0: " + size);
     }
+  }
 }

@@ -33,590 +33,713 @@ import org.slf4j.LoggerFactory;
 /**
  * Checkpoints in one directory, saved atomically and loaded only after verification.
  *
- * <p>A save writes into a temporary directory ({@code .tmp-*}), syncs every file, writes {@code manifest.json} (sizes
- * and SHA-256 of every file) last, renames the directory into place atomically and syncs the parent directory. Only
- * then are older checkpoints pruned by the {@link Retention}. A save that fails throws {@link CheckpointException},
- * deletes its temporary directory and leaves every committed checkpoint as it was. Temporary directories left by a
- * killed process are deleted when a store is built and before each save.
+ * <p>A save writes into a temporary directory ({@code .tmp-*}), syncs every file, writes {@code
+ * manifest.json} (sizes and SHA-256 of every file) last, renames the directory into place
+ * atomically and syncs the parent directory. Only then are older checkpoints pruned by the {@link
+ * Retention}. A save that fails throws {@link CheckpointException}, deletes its temporary directory
+ * and leaves every committed checkpoint as it was. Temporary directories left by a killed process
+ * are deleted when a store is built and before each save.
  *
- * <p>{@link #latestValid()} returns the newest checkpoint whose manifest and checksums verify; anything newer that
- * fails is logged at WARN, skipped, and listed in {@link #problems()}.
+ * <p>{@link #latestValid()} returns the newest checkpoint whose manifest and checksums verify;
+ * anything newer that fails is logged at WARN, skipped, and listed in {@link #problems()}.
  *
- * <p>Thread-safe. One process should write to a directory at a time: a second writer's temporary directory may be
- * cleaned up under it.
+ * <p>Thread-safe. One process should write to a directory at a time: a second writer's temporary
+ * directory may be cleaned up under it.
  */
 public final class CheckpointStore {
 
-    private static final Logger log = LoggerFactory.getLogger(CheckpointStore.class);
-    private static final SecureRandom RANDOM = new SecureRandom();
+  private static final Logger log = LoggerFactory.getLogger(CheckpointStore.class);
+  private static final SecureRandom RANDOM = new SecureRandom();
 
-    private final Path directory;
-    private final Retention retention;
-    private final Clock clock;
-    private final Map<String, String> versions;
-    private final FileOps fileOps;
-    private volatile List<CheckpointProblem> problems = List.of();
+  private final Path directory;
+  private final Retention retention;
+  private final Clock clock;
+  private final Map<String, String> versions;
+  private final FileOps fileOps;
+  private volatile List<CheckpointProblem> problems = List.of();
 
-    private CheckpointStore(Builder builder) {
-        this.directory = builder.directory;
-        this.retention = builder.retention;
-        this.clock = builder.clock;
-        this.versions = Collections.unmodifiableMap(new LinkedHashMap<>(builder.versions));
-        this.fileOps = builder.fileOps;
-    }
+  private CheckpointStore(Builder builder) {
+    this.directory = builder.directory;
+    this.retention = builder.retention;
+    this.clock = builder.clock;
+    this.versions = Collections.unmodifiableMap(new LinkedHashMap<>(builder.versions));
+    this.fileOps = builder.fileOps;
+  }
 
-    /**
-     * Starts a store over {@code directory}, which is created on {@link Builder#build()} if missing.
-     *
-     * <p>Defaults: {@link Retention#defaults()} (keep the last 3), {@link Clock#systemUTC()}, versions {@code java} and
-     * {@code djl}.
-     */
-    public static Builder builder(Path directory) {
-        return new Builder(directory);
-    }
+  /**
+   * Starts a store over {@code directory}, which is created on {@link Builder#build()} if missing.
+   *
+   * <p>Defaults: {@link Retention#defaults()} (keep the last 3), {@link Clock#systemUTC()},
+   * versions {@code java} and {@code djl}.
+   */
+  public static Builder builder(Path directory) {
+    return new Builder(directory);
+  }
 
-    public Builder toBuilder() {
-        Builder builder = new Builder(directory);
-        builder.retention = retention;
-        builder.clock = clock;
-        builder.versions.clear();
-        builder.versions.putAll(versions);
-        builder.fileOps = fileOps;
-        return builder;
-    }
+  public Builder toBuilder() {
+    Builder builder = new Builder(directory);
+    builder.retention = retention;
+    builder.clock = clock;
+    builder.versions.clear();
+    builder.versions.putAll(versions);
+    builder.fileOps = fileOps;
+    return builder;
+  }
 
-    public Path directory() {
-        return directory;
-    }
+  public Path directory() {
+    return directory;
+  }
 
-    public Retention retention() {
-        return retention;
-    }
+  public Retention retention() {
+    return retention;
+  }
 
-    /** Versions recorded in every manifest this store writes. */
-    public Map<String, String> versions() {
-        return versions;
-    }
+  /** Versions recorded in every manifest this store writes. */
+  public Map<String, String> versions() {
+    return versions;
+  }
 
-    /**
-     * Saves one checkpoint: calls {@code writer} with an empty temporary directory, then syncs and checksums what it
-     * wrote, writes the manifest, commits by atomic rename and prunes older checkpoints.
-     *
-     * <p>If a committed checkpoint with the same step and epoch exists, the new one gets a {@code .1}, {@code .2}, ...
-     * suffix and counts as newer.
-     *
-     * @return the committed checkpoint
-     * @throws CheckpointException if anything fails before the commit is durable; the message names the path, the
-     *     cause and a fix. The temporary directory is removed and earlier checkpoints are untouched. A failed prune
-     *     is only logged.
-     */
-    public synchronized Checkpoint save(CheckpointRequest request, CheckpointWriter writer) {
-        Objects.requireNonNull(request, "request == null");
-        Objects.requireNonNull(writer, "writer == null");
-        cleanTemporaryDirectories();
-        CheckpointName name = freeName(new CheckpointName(request.step(), request.epoch(), 0));
-        Path temp = directory.resolve(CheckpointName.TEMP_PREFIX + "save-" + name + "-" + randomSuffix());
-        Path target = directory.resolve(name.toString());
-        Progress progress = new Progress();
-        Manifest manifest;
-        try {
-            progress.at("creating", temp);
-            fileOps.createDirectory(temp);
-            progress.at("writing", temp);
-            writer.write(temp);
-            Map<String, CheckpointFile> files = syncAndHash(temp, progress);
-            manifest = new Manifest(Manifest.FORMAT_VERSION, request.epoch(), request.step(), clock.instant(),
-                    versions, request.metrics(), request.metadata(), files);
-            Path manifestFile = temp.resolve(Manifest.FILE_NAME);
-            progress.at("writing", manifestFile);
-            fileOps.writeDurably(manifestFile, manifest.toJson());
-            progress.at("syncing", temp);
-            fileOps.fsyncDirectory(temp);
-            progress.at("renaming into place", target);
-            fileOps.atomicMove(temp, target);
-            progress.committed = true;
-            progress.at("syncing", directory);
-            fileOps.fsyncDirectory(directory);
-        } catch (IOException | RuntimeException e) {
-            throw saveFailed(name, temp, progress, e);
-        } catch (Error e) {
-            if (!progress.committed) {
-                deleteQuietly(temp, e);
-            }
-            throw e;
-        }
-        log.debug("Committed checkpoint {}", target);
-        prune(name);
-        return new Checkpoint(target, manifest);
-    }
-
-    /**
-     * Returns the newest checkpoint whose manifest and every file's size and SHA-256 verify. Newer checkpoints that
-     * fail are skipped, logged at WARN and listed in {@link #problems()}. Reads every byte of the checkpoints it
-     * checks.
-     *
-     * @return empty if there is no valid checkpoint; then {@link #problems()} says why each one failed
-     */
-    public synchronized Optional<Checkpoint> latestValid() {
-        List<CheckpointName> names = committedNames();
-        List<CheckpointProblem> found = new ArrayList<>();
-        try {
-            for (int i = names.size() - 1; i >= 0; i--) {
-                Path dir = directory.resolve(names.get(i).toString());
-                List<CheckpointProblem> dirProblems = new ArrayList<>();
-                Checkpoint checkpoint = check(dir, dirProblems);
-                if (dirProblems.isEmpty()) {
-                    return Optional.of(checkpoint);
-                }
-                for (CheckpointProblem p : dirProblems) {
-                    log.warn("Skipping invalid checkpoint: {}", p.message());
-                }
-                found.addAll(dirProblems);
-            }
-            if (!names.isEmpty()) {
-                log.warn("No valid checkpoint in {}: all {} checkpoints failed verification", directory, names.size());
-            }
-            return Optional.empty();
-        } finally {
-            problems = List.copyOf(found);
-        }
-    }
-
-    /**
-     * Lists committed checkpoints, oldest first, from their manifests without verifying checksums. A directory
-     * whose manifest cannot be read is logged at WARN and left out.
-     */
-    public List<Checkpoint> list() {
-        List<Checkpoint> result = new ArrayList<>();
-        for (CheckpointName name : committedNames()) {
-            Path dir = directory.resolve(name.toString());
-            List<CheckpointProblem> manifestProblems = new ArrayList<>();
-            Manifest manifest = readManifest(dir, manifestProblems);
-            if (manifest == null) {
-                log.warn("Not listing checkpoint: {}", manifestProblems.get(0).message());
-            } else {
-                result.add(new Checkpoint(dir, manifest));
-            }
-        }
-        return result;
-    }
-
-    /**
-     * Verifies one checkpoint: its manifest and every file's size and SHA-256.
-     *
-     * @param checkpointDir the checkpoint directory; a relative path is resolved against {@link #directory()}
-     * @throws CheckpointException naming each bad file and what failed; also listed in {@link #problems()}
-     */
-    public synchronized Checkpoint verify(Path checkpointDir) {
-        Path dir = directory.resolve(checkpointDir);
-        List<CheckpointProblem> found = new ArrayList<>();
-        Checkpoint checkpoint = check(dir, found);
-        problems = List.copyOf(found);
-        if (!found.isEmpty()) {
-            String details = found.stream().map(CheckpointProblem::message).collect(Collectors.joining("; "));
-            throw new CheckpointException("Checkpoint " + dir + " is invalid: " + details
-                    + " — load another checkpoint (latestValid() picks the newest valid one) or delete this one",
-                    null, found);
-        }
-        return checkpoint;
-    }
-
-    /** What the last {@link #latestValid()} or {@link #verify(Path)} found wrong; empty if nothing. */
-    public List<CheckpointProblem> problems() {
-        return problems;
-    }
-
-    // ---------------------------------------------------------------------------------------------------- saving
-
-    /** Where a save is, for error messages. */
-    private static final class Progress {
-        volatile String doing;
-        volatile Path path;
-        boolean committed;
-
-        void at(String doing, Path path) {
-            this.doing = doing;
-            this.path = path;
-        }
-    }
-
-    private CheckpointName freeName(CheckpointName name) {
-        CheckpointName candidate = name;
-        while (Files.exists(directory.resolve(candidate.toString()), LinkOption.NOFOLLOW_LINKS)) {
-            candidate = candidate.withRevision(candidate.revision() + 1);
-        }
-        return candidate;
-    }
-
-    /**
-     * Syncs every file the writer produced and hashes it. The syncs (device-bound) run on a helper thread while
-     * this thread hashes (CPU-bound, from the page cache), so a save costs about the larger of the two.
-     */
-    private Map<String, CheckpointFile> syncAndHash(Path temp, Progress progress) throws IOException {
-        progress.at("listing", temp);
-        List<Path> files = new ArrayList<>();
-        List<Path> dirs = new ArrayList<>();
-        collect(temp, files, dirs);
-        IOException[] syncFailure = new IOException[1];
-        Path[] syncFailurePath = new Path[1];
-        boolean[] cancelled = new boolean[1];
-        Thread syncer = new Thread(() -> {
-            for (Path file : files) {
-                synchronized (cancelled) {
-                    if (cancelled[0]) {
-                        return;
-                    }
-                }
-                try {
-                    fileOps.fsyncFile(file);
-                } catch (IOException | RuntimeException e) {
-                    syncFailure[0] = e instanceof IOException io ? io : new IOException(e);
-                    syncFailurePath[0] = file;
-                    return;
-                }
-            }
-        }, "kiln-checkpoint-sync");
-        syncer.setDaemon(true);
-        syncer.start();
-        Map<String, CheckpointFile> result = new LinkedHashMap<>();
-        boolean hashed = false;
-        try {
-            for (Path file : files) {
-                progress.at("reading", file);
-                String name = relativeName(temp, file);
-                Sha256.Digest digest = Sha256.of(file);
-                result.put(name, new CheckpointFile(name, digest.size(), digest.sha256()));
-            }
-            hashed = true;
-        } finally {
-            if (!hashed) {
-                synchronized (cancelled) {
-                    cancelled[0] = true;
-                }
-            }
-            joinUninterruptibly(syncer);
-        }
-        if (syncFailure[0] != null) {
-            progress.at("syncing", syncFailurePath[0]);
-            throw syncFailure[0];
-        }
-        for (Path dir : dirs) {
-            progress.at("syncing", dir);
-            fileOps.fsyncDirectory(dir);
-        }
-        return result;
-    }
-
-    private void collect(Path temp, List<Path> files, List<Path> dirs) throws IOException {
-        try (Stream<Path> walk = Files.walk(temp)) {
-            for (Path p : (Iterable<Path>) walk.sorted()::iterator) {
-                BasicFileAttributes attrs = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                if (attrs.isDirectory()) {
-                    if (!p.equals(temp)) {
-                        dirs.add(p);
-                    }
-                } else if (attrs.isRegularFile()) {
-                    if (p.getParent().equals(temp) && p.getFileName().toString().equals(Manifest.FILE_NAME)) {
-                        throw new CheckpointException("The checkpoint writer created " + p + ", but the name "
-                                + Manifest.FILE_NAME + " is reserved for the store — give that file another name");
-                    }
-                    files.add(p);
-                } else {
-                    throw new CheckpointException("The checkpoint writer created " + p
-                            + ", which is not a regular file or directory — write regular files only");
-                }
-            }
-        }
-        // Deepest directories first, so each parent is synced after its children.
-        Collections.reverse(dirs);
-    }
-
-    private static String relativeName(Path root, Path file) {
-        List<String> parts = new ArrayList<>();
-        for (Path part : root.relativize(file)) {
-            parts.add(part.toString());
-        }
-        return String.join("/", parts);
-    }
-
-    private static void joinUninterruptibly(Thread thread) {
-        boolean interrupted = false;
-        while (true) {
-            try {
-                thread.join();
-                break;
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (interrupted) {
-            Thread.currentThread().interrupt();
-        }
-    }
-
-    private CheckpointException saveFailed(CheckpointName name, Path temp, Progress progress, Exception e) {
-        if (progress.committed) {
-            return new CheckpointException("Checkpoint " + name + " was renamed into place in " + directory
-                    + " but syncing the directory failed: " + Failures.cause(e) + " — it may not survive a power"
-                    + " loss; " + Failures.hint(e), e);
-        }
+  /**
+   * Saves one checkpoint: calls {@code writer} with an empty temporary directory, then syncs and
+   * checksums what it wrote, writes the manifest, commits by atomic rename and prunes older
+   * checkpoints.
+   *
+   * <p>If a committed checkpoint with the same step and epoch exists, the new one gets a {@code
+   * .1}, {@code .2}, ... suffix and counts as newer.
+   *
+   * @return the committed checkpoint
+   * @throws CheckpointException if anything fails before the commit is durable; the message names
+   *     the path, the cause and a fix. The temporary directory is removed and earlier checkpoints
+   *     are untouched. A failed prune is only logged.
+   */
+  public synchronized Checkpoint save(CheckpointRequest request, CheckpointWriter writer) {
+    Objects.requireNonNull(request, "request == null");
+    Objects.requireNonNull(writer, "writer == null");
+    cleanTemporaryDirectories();
+    CheckpointName name = freeName(new CheckpointName(request.step(), request.epoch(), 0));
+    Path temp =
+        directory.resolve(CheckpointName.TEMP_PREFIX + "save-" + name + "-" + randomSuffix());
+    Path target = directory.resolve(name.toString());
+    Progress progress = new Progress();
+    Manifest manifest;
+    try {
+      progress.at("creating", temp);
+      fileOps.createDirectory(temp);
+      progress.at("writing", temp);
+      writer.write(temp);
+      Map<String, CheckpointFile> files = syncAndHash(temp, progress);
+      manifest =
+          new Manifest(
+              Manifest.FORMAT_VERSION,
+              request.epoch(),
+              request.step(),
+              clock.instant(),
+              versions,
+              request.metrics(),
+              request.metadata(),
+              files);
+      Path manifestFile = temp.resolve(Manifest.FILE_NAME);
+      progress.at("writing", manifestFile);
+      fileOps.writeDurably(manifestFile, manifest.toJson());
+      progress.at("syncing", temp);
+      fileOps.fsyncDirectory(temp);
+      progress.at("renaming into place", target);
+      fileOps.atomicMove(temp, target);
+      progress.committed = true;
+      progress.at("syncing", directory);
+      fileOps.fsyncDirectory(directory);
+    } catch (IOException | RuntimeException e) {
+      throw saveFailed(name, temp, progress, e);
+    } catch (Error e) {
+      if (!progress.committed) {
         deleteQuietly(temp, e);
-        if (e instanceof CheckpointException ce) {
-            return ce;
-        }
-        String file = e instanceof IOException io ? Failures.fileOf(io) : null;
-        String where = file != null ? file : String.valueOf(progress.path);
-        String what = e instanceof IOException
-                ? Failures.cause(e) + " while " + progress.doing + " " + where + " — " + Failures.hint(e)
-                : "the checkpoint writer threw " + e + " while writing into " + where
-                        + " — fix the writer; see the cause";
-        return new CheckpointException("Could not save checkpoint " + name + " in " + directory + ": " + what, e);
+      }
+      throw e;
     }
+    log.debug("Committed checkpoint {}", target);
+    prune(name);
+    return new Checkpoint(target, manifest);
+  }
 
-    private void deleteQuietly(Path temp, Throwable failure) {
-        try {
-            fileOps.deleteRecursively(temp);
-        } catch (IOException | RuntimeException e) {
-            failure.addSuppressed(e);
-            log.warn("Could not delete temporary checkpoint directory {}; it is removed on the next save: {}",
-                    temp, Failures.cause(e));
+  /**
+   * Returns the newest checkpoint whose manifest and every file's size and SHA-256 verify. Newer
+   * checkpoints that fail are skipped, logged at WARN and listed in {@link #problems()}. Reads
+   * every byte of the checkpoints it checks.
+   *
+   * @return empty if there is no valid checkpoint; then {@link #problems()} says why each one
+   *     failed
+   */
+  public synchronized Optional<Checkpoint> latestValid() {
+    List<CheckpointName> names = committedNames();
+    List<CheckpointProblem> found = new ArrayList<>();
+    try {
+      for (int i = names.size() - 1; i >= 0; i--) {
+        Path dir = directory.resolve(names.get(i).toString());
+        List<CheckpointProblem> dirProblems = new ArrayList<>();
+        Checkpoint checkpoint = check(dir, dirProblems);
+        if (dirProblems.isEmpty()) {
+          return Optional.of(checkpoint);
         }
+        for (CheckpointProblem p : dirProblems) {
+          log.warn("Skipping invalid checkpoint: {}", p.message());
+        }
+        found.addAll(dirProblems);
+      }
+      if (!names.isEmpty()) {
+        log.warn(
+            "No valid checkpoint in {}: all {} checkpoints failed verification",
+            directory,
+            names.size());
+      }
+      return Optional.empty();
+    } finally {
+      problems = List.copyOf(found);
     }
+  }
 
-    private void cleanTemporaryDirectories() {
-        try (DirectoryStream<Path> entries =
-                Files.newDirectoryStream(directory, CheckpointName.TEMP_PREFIX + "*")) {
-            for (Path entry : entries) {
-                if (mayBeInUse(entry)) {
-                    continue;
+  /**
+   * Lists committed checkpoints, oldest first, from their manifests without verifying checksums. A
+   * directory whose manifest cannot be read is logged at WARN and left out.
+   */
+  public List<Checkpoint> list() {
+    List<Checkpoint> result = new ArrayList<>();
+    for (CheckpointName name : committedNames()) {
+      Path dir = directory.resolve(name.toString());
+      List<CheckpointProblem> manifestProblems = new ArrayList<>();
+      Manifest manifest = readManifest(dir, manifestProblems);
+      if (manifest == null) {
+        log.warn("Not listing checkpoint: {}", manifestProblems.get(0).message());
+      } else {
+        result.add(new Checkpoint(dir, manifest));
+      }
+    }
+    return result;
+  }
+
+  /**
+   * Verifies one checkpoint: its manifest and every file's size and SHA-256.
+   *
+   * @param checkpointDir the checkpoint directory; a relative path is resolved against {@link
+   *     #directory()}
+   * @throws CheckpointException naming each bad file and what failed; also listed in {@link
+   *     #problems()}
+   */
+  public synchronized Checkpoint verify(Path checkpointDir) {
+    Path dir = directory.resolve(checkpointDir);
+    List<CheckpointProblem> found = new ArrayList<>();
+    Checkpoint checkpoint = check(dir, found);
+    problems = List.copyOf(found);
+    if (!found.isEmpty()) {
+      String details =
+          found.stream().map(CheckpointProblem::message).collect(Collectors.joining("; "));
+      throw new CheckpointException(
+          "Checkpoint "
+              + dir
+              + " is invalid: "
+              + details
+              + " — load another checkpoint (latestValid() picks the newest valid one) or delete"
+              + " this one",
+          null,
+          found);
+    }
+    return checkpoint;
+  }
+
+  /**
+   * What the last {@link #latestValid()} or {@link #verify(Path)} found wrong; empty if nothing.
+   */
+  public List<CheckpointProblem> problems() {
+    return problems;
+  }
+
+  // ---------------------------------------------------------------------------------------------------- saving
+
+  /** Where a save is, for error messages. */
+  private static final class Progress {
+    volatile String doing;
+    volatile Path path;
+    boolean committed;
+
+    void at(String doing, Path path) {
+      this.doing = doing;
+      this.path = path;
+    }
+  }
+
+  private CheckpointName freeName(CheckpointName name) {
+    CheckpointName candidate = name;
+    while (Files.exists(directory.resolve(candidate.toString()), LinkOption.NOFOLLOW_LINKS)) {
+      candidate = candidate.withRevision(candidate.revision() + 1);
+    }
+    return candidate;
+  }
+
+  /**
+   * Syncs every file the writer produced and hashes it. The syncs (device-bound) run on a helper
+   * thread while this thread hashes (CPU-bound, from the page cache), so a save costs about the
+   * larger of the two.
+   */
+  private Map<String, CheckpointFile> syncAndHash(Path temp, Progress progress) throws IOException {
+    progress.at("listing", temp);
+    List<Path> files = new ArrayList<>();
+    List<Path> dirs = new ArrayList<>();
+    collect(temp, files, dirs);
+    IOException[] syncFailure = new IOException[1];
+    Path[] syncFailurePath = new Path[1];
+    boolean[] cancelled = new boolean[1];
+    Thread syncer =
+        new Thread(
+            () -> {
+              for (Path file : files) {
+                synchronized (cancelled) {
+                  if (cancelled[0]) {
+                    return;
+                  }
                 }
                 try {
-                    fileOps.deleteRecursively(entry);
-                    log.info("Deleted {} left by an interrupted save or prune", entry);
+                  fileOps.fsyncFile(file);
                 } catch (IOException | RuntimeException e) {
-                    log.warn("Could not delete leftover {}: {}", entry, Failures.cause(e));
+                  syncFailure[0] = e instanceof IOException io ? io : new IOException(e);
+                  syncFailurePath[0] = file;
+                  return;
                 }
-            }
-        } catch (IOException e) {
-            log.warn("Could not list {} to clean leftovers: {}", directory, Failures.cause(e));
+              }
+            },
+            "kiln-checkpoint-sync");
+    syncer.setDaemon(true);
+    syncer.start();
+    Map<String, CheckpointFile> result = new LinkedHashMap<>();
+    boolean hashed = false;
+    try {
+      for (Path file : files) {
+        progress.at("reading", file);
+        String name = relativeName(temp, file);
+        Sha256.Digest digest = Sha256.of(file);
+        result.put(name, new CheckpointFile(name, digest.size(), digest.sha256()));
+      }
+      hashed = true;
+    } finally {
+      if (!hashed) {
+        synchronized (cancelled) {
+          cancelled[0] = true;
         }
+      }
+      joinUninterruptibly(syncer);
+    }
+    if (syncFailure[0] != null) {
+      progress.at("syncing", syncFailurePath[0]);
+      throw syncFailure[0];
+    }
+    for (Path dir : dirs) {
+      progress.at("syncing", dir);
+      fileOps.fsyncDirectory(dir);
+    }
+    return result;
+  }
+
+  private void collect(Path temp, List<Path> files, List<Path> dirs) throws IOException {
+    try (Stream<Path> walk = Files.walk(temp)) {
+      for (Path p : (Iterable<Path>) walk.sorted()::iterator) {
+        BasicFileAttributes attrs =
+            Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        if (attrs.isDirectory()) {
+          if (!p.equals(temp)) {
+            dirs.add(p);
+          }
+        } else if (attrs.isRegularFile()) {
+          if (p.getParent().equals(temp) && p.getFileName().toString().equals(Manifest.FILE_NAME)) {
+            throw new CheckpointException(
+                "The checkpoint writer created "
+                    + p
+                    + ", but the name "
+                    + Manifest.FILE_NAME
+                    + " is reserved for the store — give that file another name");
+          }
+          files.add(p);
+        } else {
+          throw new CheckpointException(
+              "The checkpoint writer created "
+                  + p
+                  + ", which is not a regular file or directory — write regular files only");
+        }
+      }
+    }
+    // Deepest directories first, so each parent is synced after its children.
+    Collections.reverse(dirs);
+  }
+
+  private static String relativeName(Path root, Path file) {
+    List<String> parts = new ArrayList<>();
+    for (Path part : root.relativize(file)) {
+      parts.add(part.toString());
+    }
+    return String.join("/", parts);
+  }
+
+  private static void joinUninterruptibly(Thread thread) {
+    boolean interrupted = false;
+    while (true) {
+      try {
+        thread.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private CheckpointException saveFailed(
+      CheckpointName name, Path temp, Progress progress, Exception e) {
+    if (progress.committed) {
+      return new CheckpointException(
+          "Checkpoint "
+              + name
+              + " was renamed into place in "
+              + directory
+              + " but syncing the directory failed: "
+              + Failures.cause(e)
+              + " — it may not survive a power"
+              + " loss; "
+              + Failures.hint(e),
+          e);
+    }
+    deleteQuietly(temp, e);
+    if (e instanceof CheckpointException ce) {
+      return ce;
+    }
+    String file = e instanceof IOException io ? Failures.fileOf(io) : null;
+    String where = file != null ? file : String.valueOf(progress.path);
+    String what =
+        e instanceof IOException
+            ? Failures.cause(e)
+                + " while "
+                + progress.doing
+                + " "
+                + where
+                + " — "
+                + Failures.hint(e)
+            : "the checkpoint writer threw "
+                + e
+                + " while writing into "
+                + where
+                + " — fix the writer; see the cause";
+    return new CheckpointException(
+        "Could not save checkpoint " + name + " in " + directory + ": " + what, e);
+  }
+
+  private void deleteQuietly(Path temp, Throwable failure) {
+    try {
+      fileOps.deleteRecursively(temp);
+    } catch (IOException | RuntimeException e) {
+      failure.addSuppressed(e);
+      log.warn(
+          "Could not delete temporary checkpoint directory {}; it is removed on the next save: {}",
+          temp,
+          Failures.cause(e));
+    }
+  }
+
+  private void cleanTemporaryDirectories() {
+    try (DirectoryStream<Path> entries =
+        Files.newDirectoryStream(directory, CheckpointName.TEMP_PREFIX + "*")) {
+      for (Path entry : entries) {
+        if (mayBeInUse(entry)) {
+          continue;
+        }
+        try {
+          fileOps.deleteRecursively(entry);
+          log.info("Deleted {} left by an interrupted save or prune", entry);
+        } catch (IOException | RuntimeException e) {
+          log.warn("Could not delete leftover {}: {}", entry, Failures.cause(e));
+        }
+      }
+    } catch (IOException e) {
+      log.warn("Could not list {} to clean leftovers: {}", directory, Failures.cause(e));
+    }
+  }
+
+  /**
+   * {@code p<pid>-<random>}: the pid lets other processes see that a temporary folder is still in
+   * use.
+   */
+  private static String randomSuffix() {
+    byte[] bytes = new byte[4];
+    RANDOM.nextBytes(bytes);
+    return "p" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(bytes);
+  }
+
+  private static final java.util.regex.Pattern OWNER =
+      java.util.regex.Pattern.compile("-p(\\d+)-[0-9a-f]{8}$");
+
+  /**
+   * Whether a temporary folder may belong to a save still running: one by this process (its own
+   * failures clean up after themselves) or by another live process on this machine, e.g. a notebook
+   * cell opening the store while training writes to it.
+   */
+  private static boolean mayBeInUse(Path temp) {
+    if (!temp.getFileName().toString().startsWith(CheckpointName.TEMP_PREFIX + "save-")) {
+      return false; // a half-deleted pruned checkpoint: finishing its deletion is always safe
+    }
+    java.util.regex.Matcher m = OWNER.matcher(temp.getFileName().toString());
+    if (!m.find()) {
+      return false;
+    }
+    long pid = Long.parseLong(m.group(1));
+    return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+  }
+
+  // --------------------------------------------------------------------------------------------------- pruning
+
+  private void prune(CheckpointName justSaved) {
+    List<CheckpointName> names = committedNames();
+    List<RetentionPlan.Entry> entries = new ArrayList<>();
+    boolean needMetrics = retention.keepBest() > 0;
+    for (CheckpointName name : names) {
+      Map<String, Double> metrics = Map.of();
+      if (needMetrics) {
+        Manifest manifest = readManifest(directory.resolve(name.toString()), new ArrayList<>());
+        metrics = manifest == null ? Map.of() : manifest.metrics();
+      }
+      entries.add(new RetentionPlan.Entry(name, metrics));
+    }
+    Set<CheckpointName> keep = RetentionPlan.keep(entries, retention, justSaved);
+    // No directory fsync afterwards: if a prune is lost in a power failure the old checkpoint (or
+    // its
+    // .tmp-prune directory, cleaned on open) simply reappears.
+    for (CheckpointName name : names) {
+      if (keep.contains(name)) {
+        continue;
+      }
+      Path victim = directory.resolve(name.toString());
+      // Rename first so a crash mid-delete leaves a temporary directory, never a half-deleted
+      // checkpoint.
+      Path trash =
+          directory.resolve(CheckpointName.TEMP_PREFIX + "prune-" + name + "-" + randomSuffix());
+      try {
+        fileOps.atomicMove(victim, trash);
+        fileOps.deleteRecursively(trash);
+        log.debug("Pruned checkpoint {}", victim);
+      } catch (IOException | RuntimeException e) {
+        log.warn(
+            "Could not prune checkpoint {} ({}); it is retried after the next save",
+            victim,
+            Failures.cause(e));
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------- verifying
+
+  private List<CheckpointName> committedNames() {
+    List<CheckpointName> names = new ArrayList<>();
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+      for (Path entry : entries) {
+        CheckpointName.parse(entry.getFileName().toString())
+            .filter(n -> Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS))
+            .ifPresent(names::add);
+      }
+    } catch (NoSuchFileException e) {
+      return names;
+    } catch (IOException e) {
+      throw new CheckpointException(
+          "Could not list checkpoints in "
+              + directory
+              + ": "
+              + Failures.cause(e)
+              + " — "
+              + Failures.hint(e),
+          e);
+    }
+    Collections.sort(names);
+    return names;
+  }
+
+  /** Reads the manifest; on failure adds a problem and returns null. */
+  private static Manifest readManifest(Path dir, List<CheckpointProblem> found) {
+    Path file = dir.resolve(Manifest.FILE_NAME);
+    try {
+      if (!Files.isRegularFile(file)) {
+        found.add(
+            new CheckpointProblem(
+                dir,
+                Manifest.FILE_NAME,
+                CheckpointProblem.Kind.MISSING_MANIFEST,
+                "manifest is missing, so the checkpoint cannot be verified (damaged after commit,"
+                    + " or not written by Kiln)"));
+        return null;
+      }
+      long size = Files.size(file);
+      if (size > Manifest.MAX_BYTES) {
+        found.add(
+            new CheckpointProblem(
+                dir,
+                Manifest.FILE_NAME,
+                CheckpointProblem.Kind.UNREADABLE_MANIFEST,
+                "manifest is " + size + " bytes, larger than any Kiln writes"));
+        return null;
+      }
+      return Manifest.parse(Files.readAllBytes(file));
+    } catch (Manifest.InvalidManifestException e) {
+      found.add(
+          new CheckpointProblem(
+              dir,
+              Manifest.FILE_NAME,
+              e.unsupportedVersion()
+                  ? CheckpointProblem.Kind.UNSUPPORTED_FORMAT
+                  : CheckpointProblem.Kind.UNREADABLE_MANIFEST,
+              "manifest is invalid: " + e.getMessage()));
+      return null;
+    } catch (IOException e) {
+      found.add(
+          new CheckpointProblem(
+              dir,
+              Manifest.FILE_NAME,
+              CheckpointProblem.Kind.IO_ERROR,
+              "manifest could not be read: " + Failures.cause(e)));
+      return null;
+    }
+  }
+
+  /**
+   * Verifies {@code dir}, adding every problem found; returns the checkpoint if its manifest was
+   * readable.
+   */
+  private static Checkpoint check(Path dir, List<CheckpointProblem> found) {
+    Manifest manifest = readManifest(dir, found);
+    if (manifest == null) {
+      return null;
+    }
+    Checkpoint checkpoint = new Checkpoint(dir, manifest);
+    for (CheckpointFile expected : manifest.files().values()) {
+      Path file = checkpoint.file(expected.name());
+      try {
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+          found.add(
+              new CheckpointProblem(
+                  dir,
+                  expected.name(),
+                  CheckpointProblem.Kind.MISSING_FILE,
+                  "file is missing (manifest lists " + expected.size() + " bytes)"));
+          continue;
+        }
+        long size = Files.size(file);
+        if (size != expected.size()) {
+          found.add(
+              new CheckpointProblem(
+                  dir,
+                  expected.name(),
+                  CheckpointProblem.Kind.SIZE_MISMATCH,
+                  "file is "
+                      + size
+                      + " bytes but the manifest says "
+                      + expected.size()
+                      + (size < expected.size() ? " (truncated)" : "")));
+          continue;
+        }
+        Sha256.Digest digest = Sha256.of(file);
+        if (!digest.sha256().equals(expected.sha256())) {
+          found.add(
+              new CheckpointProblem(
+                  dir,
+                  expected.name(),
+                  CheckpointProblem.Kind.CHECKSUM_MISMATCH,
+                  "SHA-256 is "
+                      + digest.sha256()
+                      + " but the manifest says "
+                      + expected.sha256()
+                      + " (contents changed on disk)"));
+        }
+      } catch (IOException e) {
+        found.add(
+            new CheckpointProblem(
+                dir,
+                expected.name(),
+                CheckpointProblem.Kind.IO_ERROR,
+                "file could not be read: " + Failures.cause(e)));
+      }
+    }
+    return checkpoint;
+  }
+
+  // --------------------------------------------------------------------------------------------------- builder
+
+  /** Builds a {@link CheckpointStore}. */
+  public static final class Builder {
+    private final Path directory;
+    private Retention retention = Retention.defaults();
+    private Clock clock = Clock.systemUTC();
+    private final Map<String, String> versions = new LinkedHashMap<>();
+    private FileOps fileOps = FileOps.system();
+
+    private Builder(Path directory) {
+      this.directory =
+          Objects.requireNonNull(directory, "directory == null").toAbsolutePath().normalize();
+      versions.put("java", System.getProperty("java.version"));
+      String djl = NDList.class.getPackage().getSpecificationVersion();
+      if (djl != null) {
+        versions.put("djl", djl);
+      }
     }
 
-    /** {@code p<pid>-<random>}: the pid lets other processes see that a temporary folder is still in use. */
-    private static String randomSuffix() {
-        byte[] bytes = new byte[4];
-        RANDOM.nextBytes(bytes);
-        return "p" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(bytes);
+    /** Which checkpoints to keep after each save; default {@link Retention#defaults()}. */
+    public Builder retention(Retention retention) {
+      this.retention = Objects.requireNonNull(retention, "retention == null");
+      return this;
     }
 
-    private static final java.util.regex.Pattern OWNER = java.util.regex.Pattern.compile("-p(\\d+)-[0-9a-f]{8}$");
+    /** Source of {@link Checkpoint#createdAt()}; default {@link Clock#systemUTC()}. */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock == null");
+      return this;
+    }
 
     /**
-     * Whether a temporary folder may belong to a save still running: one by this process (its own
-     * failures clean up after themselves) or by another live process on this machine, e.g. a notebook cell
-     * opening the store while training writes to it.
+     * Adds versions to record in every manifest, e.g. {@code kiln}, {@code djl}, {@code engine};
+     * they replace the defaults ({@code java}, {@code djl}) of the same name.
      */
-    private static boolean mayBeInUse(Path temp) {
-        if (!temp.getFileName().toString().startsWith(CheckpointName.TEMP_PREFIX + "save-")) {
-            return false; // a half-deleted pruned checkpoint: finishing its deletion is always safe
-        }
-        java.util.regex.Matcher m = OWNER.matcher(temp.getFileName().toString());
-        if (!m.find()) {
-            return false;
-        }
-        long pid = Long.parseLong(m.group(1));
-        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    public Builder versions(Map<String, String> versions) {
+      versions.forEach(
+          (k, v) -> {
+            if (k == null || v == null) {
+              throw new IllegalArgumentException(
+                  "versions has a null name or value: " + k + "=" + v);
+            }
+          });
+      this.versions.putAll(versions);
+      return this;
     }
 
-    // --------------------------------------------------------------------------------------------------- pruning
-
-    private void prune(CheckpointName justSaved) {
-        List<CheckpointName> names = committedNames();
-        List<RetentionPlan.Entry> entries = new ArrayList<>();
-        boolean needMetrics = retention.keepBest() > 0;
-        for (CheckpointName name : names) {
-            Map<String, Double> metrics = Map.of();
-            if (needMetrics) {
-                Manifest manifest = readManifest(directory.resolve(name.toString()), new ArrayList<>());
-                metrics = manifest == null ? Map.of() : manifest.metrics();
-            }
-            entries.add(new RetentionPlan.Entry(name, metrics));
-        }
-        Set<CheckpointName> keep = RetentionPlan.keep(entries, retention, justSaved);
-        // No directory fsync afterwards: if a prune is lost in a power failure the old checkpoint (or its
-        // .tmp-prune directory, cleaned on open) simply reappears.
-        for (CheckpointName name : names) {
-            if (keep.contains(name)) {
-                continue;
-            }
-            Path victim = directory.resolve(name.toString());
-            // Rename first so a crash mid-delete leaves a temporary directory, never a half-deleted checkpoint.
-            Path trash = directory.resolve(CheckpointName.TEMP_PREFIX + "prune-" + name + "-" + randomSuffix());
-            try {
-                fileOps.atomicMove(victim, trash);
-                fileOps.deleteRecursively(trash);
-                log.debug("Pruned checkpoint {}", victim);
-            } catch (IOException | RuntimeException e) {
-                log.warn("Could not prune checkpoint {} ({}); it is retried after the next save", victim,
-                        Failures.cause(e));
-            }
-        }
+    // VisibleForTesting
+    Builder fileOps(FileOps fileOps) {
+      this.fileOps = Objects.requireNonNull(fileOps, "fileOps == null");
+      return this;
     }
 
-    // ------------------------------------------------------------------------------------------------- verifying
-
-    private List<CheckpointName> committedNames() {
-        List<CheckpointName> names = new ArrayList<>();
-        try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
-            for (Path entry : entries) {
-                CheckpointName.parse(entry.getFileName().toString())
-                        .filter(n -> Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS))
-                        .ifPresent(names::add);
-            }
-        } catch (NoSuchFileException e) {
-            return names;
-        } catch (IOException e) {
-            throw new CheckpointException("Could not list checkpoints in " + directory + ": " + Failures.cause(e)
-                    + " — " + Failures.hint(e), e);
-        }
-        Collections.sort(names);
-        return names;
+    /**
+     * Creates the directory if needed, deletes temporary directories left by interrupted saves, and
+     * returns the store.
+     *
+     * @throws CheckpointException if the directory cannot be created
+     */
+    public CheckpointStore build() {
+      try {
+        Files.createDirectories(directory);
+      } catch (IOException e) {
+        throw new CheckpointException(
+            "Could not create checkpoint directory "
+                + directory
+                + ": "
+                + Failures.cause(e)
+                + " — "
+                + Failures.hint(e),
+            e);
+      }
+      CheckpointStore store = new CheckpointStore(this);
+      store.cleanTemporaryDirectories();
+      return store;
     }
-
-    /** Reads the manifest; on failure adds a problem and returns null. */
-    private static Manifest readManifest(Path dir, List<CheckpointProblem> found) {
-        Path file = dir.resolve(Manifest.FILE_NAME);
-        try {
-            if (!Files.isRegularFile(file)) {
-                found.add(new CheckpointProblem(dir, Manifest.FILE_NAME, CheckpointProblem.Kind.MISSING_MANIFEST,
-                        "manifest is missing, so the checkpoint cannot be verified (damaged after commit, or not"
-                                + " written by Kiln)"));
-                return null;
-            }
-            long size = Files.size(file);
-            if (size > Manifest.MAX_BYTES) {
-                found.add(new CheckpointProblem(dir, Manifest.FILE_NAME, CheckpointProblem.Kind.UNREADABLE_MANIFEST,
-                        "manifest is " + size + " bytes, larger than any Kiln writes"));
-                return null;
-            }
-            return Manifest.parse(Files.readAllBytes(file));
-        } catch (Manifest.InvalidManifestException e) {
-            found.add(new CheckpointProblem(dir, Manifest.FILE_NAME,
-                    e.unsupportedVersion()
-                            ? CheckpointProblem.Kind.UNSUPPORTED_FORMAT
-                            : CheckpointProblem.Kind.UNREADABLE_MANIFEST,
-                    "manifest is invalid: " + e.getMessage()));
-            return null;
-        } catch (IOException e) {
-            found.add(new CheckpointProblem(dir, Manifest.FILE_NAME, CheckpointProblem.Kind.IO_ERROR,
-                    "manifest could not be read: " + Failures.cause(e)));
-            return null;
-        }
-    }
-
-    /** Verifies {@code dir}, adding every problem found; returns the checkpoint if its manifest was readable. */
-    private static Checkpoint check(Path dir, List<CheckpointProblem> found) {
-        Manifest manifest = readManifest(dir, found);
-        if (manifest == null) {
-            return null;
-        }
-        Checkpoint checkpoint = new Checkpoint(dir, manifest);
-        for (CheckpointFile expected : manifest.files().values()) {
-            Path file = checkpoint.file(expected.name());
-            try {
-                if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
-                    found.add(new CheckpointProblem(dir, expected.name(), CheckpointProblem.Kind.MISSING_FILE,
-                            "file is missing (manifest lists " + expected.size() + " bytes)"));
-                    continue;
-                }
-                long size = Files.size(file);
-                if (size != expected.size()) {
-                    found.add(new CheckpointProblem(dir, expected.name(), CheckpointProblem.Kind.SIZE_MISMATCH,
-                            "file is " + size + " bytes but the manifest says " + expected.size()
-                                    + (size < expected.size() ? " (truncated)" : "")));
-                    continue;
-                }
-                Sha256.Digest digest = Sha256.of(file);
-                if (!digest.sha256().equals(expected.sha256())) {
-                    found.add(new CheckpointProblem(dir, expected.name(), CheckpointProblem.Kind.CHECKSUM_MISMATCH,
-                            "SHA-256 is " + digest.sha256() + " but the manifest says " + expected.sha256()
-                                    + " (contents changed on disk)"));
-                }
-            } catch (IOException e) {
-                found.add(new CheckpointProblem(dir, expected.name(), CheckpointProblem.Kind.IO_ERROR,
-                        "file could not be read: " + Failures.cause(e)));
-            }
-        }
-        return checkpoint;
-    }
-
-    // --------------------------------------------------------------------------------------------------- builder
-
-    /** Builds a {@link CheckpointStore}. */
-    public static final class Builder {
-        private final Path directory;
-        private Retention retention = Retention.defaults();
-        private Clock clock = Clock.systemUTC();
-        private final Map<String, String> versions = new LinkedHashMap<>();
-        private FileOps fileOps = FileOps.system();
-
-        private Builder(Path directory) {
-            this.directory = Objects.requireNonNull(directory, "directory == null").toAbsolutePath().normalize();
-            versions.put("java", System.getProperty("java.version"));
-            String djl = NDList.class.getPackage().getSpecificationVersion();
-            if (djl != null) {
-                versions.put("djl", djl);
-            }
-        }
-
-        /** Which checkpoints to keep after each save; default {@link Retention#defaults()}. */
-        public Builder retention(Retention retention) {
-            this.retention = Objects.requireNonNull(retention, "retention == null");
-            return this;
-        }
-
-        /** Source of {@link Checkpoint#createdAt()}; default {@link Clock#systemUTC()}. */
-        public Builder clock(Clock clock) {
-            this.clock = Objects.requireNonNull(clock, "clock == null");
-            return this;
-        }
-
-        /**
-         * Adds versions to record in every manifest, e.g. {@code kiln}, {@code djl}, {@code engine}; they replace the
-         * defaults ({@code java}, {@code djl}) of the same name.
-         */
-        public Builder versions(Map<String, String> versions) {
-            versions.forEach((k, v) -> {
-                if (k == null || v == null) {
-                    throw new IllegalArgumentException("versions has a null name or value: " + k + "=" + v);
-                }
-            });
-            this.versions.putAll(versions);
-            return this;
-        }
-
-        // VisibleForTesting
-        Builder fileOps(FileOps fileOps) {
-            this.fileOps = Objects.requireNonNull(fileOps, "fileOps == null");
-            return this;
-        }
-
-        /**
-         * Creates the directory if needed, deletes temporary directories left by interrupted saves, and returns the
-         * store.
-         *
-         * @throws CheckpointException if the directory cannot be created
-         */
-        public CheckpointStore build() {
-            try {
-                Files.createDirectories(directory);
-            } catch (IOException e) {
-                throw new CheckpointException("Could not create checkpoint directory " + directory + ": "
-                        + Failures.cause(e) + " — " + Failures.hint(e), e);
-            }
-            CheckpointStore store = new CheckpointStore(this);
-            store.cleanTemporaryDirectories();
-            return store;
-        }
-    }
+  }
 }

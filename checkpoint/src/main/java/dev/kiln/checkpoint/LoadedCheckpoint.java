@@ -12,13 +12,13 @@ import java.util.Objects;
  */
 public record LoadedCheckpoint(Checkpoint checkpoint, Map<String, NDArray> tensors) {
 
-    public LoadedCheckpoint {
-        Objects.requireNonNull(checkpoint, "checkpoint == null");
-        tensors = Map.copyOf(tensors);
-    }
+  public LoadedCheckpoint {
+    Objects.requireNonNull(checkpoint, "checkpoint == null");
+    tensors = Map.copyOf(tensors);
+  }
 
-    /** The metadata saved with the tensors. */
-    public Map<String, Object> metadata() {
-        return checkpoint.metadata();
-    }
+  /** The metadata saved with the tensors. */
+  public Map<String, Object> metadata() {
+    return checkpoint.metadata();
+  }
 }

@@ -19,181 +19,193 @@ import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointStoreFailureTest {
 
-    private static final String DISK_FULL = "No space left on device";
+  private static final String DISK_FULL = "No space left on device";
 
-    @TempDir
-    Path dir;
+  @TempDir Path dir;
 
-    private final RecordingFileOps fileOps = new RecordingFileOps();
+  private final RecordingFileOps fileOps = new RecordingFileOps();
 
-    private CheckpointStore store(Retention retention) {
-        return CheckpointStore.builder(dir).clock(CLOCK).retention(retention).fileOps(fileOps).build();
+  private CheckpointStore store(Retention retention) {
+    return CheckpointStore.builder(dir).clock(CLOCK).retention(retention).fileOps(fileOps).build();
+  }
+
+  /** Writes half of a 1 MiB file, then fails the way a full disk does. */
+  private static CheckpointWriter diskFullHalfway() {
+    return d -> {
+      Path file = d.resolve("model.bin");
+      try (OutputStream out = Files.newOutputStream(file)) {
+        out.write(bytes(512 * 1024, 9));
+        throw new FileSystemException(file.toString(), null, DISK_FULL);
+      }
+    };
+  }
+
+  @Test
+  void diskFullInTheMiddleOfWritingThrowsNamingFileCauseAndFix() throws IOException {
+    CheckpointStore store = store(Retention.defaults());
+    Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+
+    CheckpointException e =
+        catchThrowableOfType(
+            () -> store.save(CheckpointRequest.of(0, 2), diskFullHalfway()),
+            CheckpointException.class);
+
+    assertThat(e)
+        .hasMessageContaining("Could not save checkpoint ckpt-000000000002-e0000 in " + dir)
+        .hasMessageContaining("No space left on device while writing ")
+        .hasMessageContaining("model.bin")
+        .hasMessageEndingWith("free space or point the run directory elsewhere");
+    assertThat(e.getCause()).isInstanceOf(FileSystemException.class);
+    assertThat(entries(dir)).containsExactly(committed.name());
+    assertThat(store.latestValid()).contains(committed);
+    assertThat(store.problems()).isEmpty();
+  }
+
+  @Test
+  void diskFullWhileWritingManifestLeavesPreviousCheckpointAndNoTemp() throws IOException {
+    CheckpointStore store = store(Retention.defaults());
+    Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+    fileOps.clear();
+    int manifestWrite = indexOf(successfulSaveCalls(), "write manifest.json");
+    fileOps.clear();
+    fileOps.failAt(manifestWrite, new IOException(DISK_FULL));
+
+    assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 3), bytesWriter(2048, 3)))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("No space left on device while writing ")
+        .hasMessageContaining("manifest.json — free space");
+    assertThat(store.latestValid()).contains(committed);
+    assertThat(entries(dir)).containsExactly(committed.name());
+  }
+
+  /** The operations of one successful save with two files into a store holding one checkpoint. */
+  private List<String> successfulSaveCalls() throws IOException {
+    return successfulSaveCalls(Retention.defaults());
+  }
+
+  private List<String> successfulSaveCalls(Retention retention) throws IOException {
+    Path scratch = Files.createTempDirectory(dir.getParent(), "scratch");
+    RecordingFileOps recording = new RecordingFileOps();
+    CheckpointStore scratchStore =
+        CheckpointStore.builder(scratch).retention(retention).fileOps(recording).build();
+    scratchStore.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+    recording.clear();
+    scratchStore.save(CheckpointRequest.of(0, 2), bytesWriter(2048, 2));
+    return recording.calls();
+  }
+
+  private static int indexOf(List<String> calls, String prefix) {
+    for (int i = 0; i < calls.size(); i++) {
+      if (calls.get(i).startsWith(prefix)) {
+        return i;
+      }
     }
+    throw new AssertionError(prefix + " not in " + calls);
+  }
 
-    /** Writes half of a 1 MiB file, then fails the way a full disk does. */
-    private static CheckpointWriter diskFullHalfway() {
-        return d -> {
-            Path file = d.resolve("model.bin");
-            try (OutputStream out = Files.newOutputStream(file)) {
-                out.write(bytes(512 * 1024, 9));
-                throw new FileSystemException(file.toString(), null, DISK_FULL);
-            }
-        };
+  @Test
+  void saveWritesSyncsManifestLastThenRenamesThenSyncsParent() throws IOException {
+    List<String> calls = successfulSaveCalls();
+
+    assertThat(calls).hasSize(7);
+    assertThat(calls.get(0)).startsWith("mkdir .tmp-save-ckpt-000000000002-e0000-");
+    assertThat(calls.subList(1, 5))
+        .containsExactly(
+            "fsync model.bin", "fsync state.json", "write manifest.json", calls.get(4));
+    assertThat(calls.get(4)).startsWith("fsyncdir .tmp-save-ckpt-000000000002-e0000-");
+    assertThat(calls.get(5))
+        .matches("move \\.tmp-save-ckpt-000000000002-e0000-[\\w-]+ -> ckpt-000000000002-e0000");
+    assertThat(calls.get(6)).startsWith("fsyncdir scratch");
+  }
+
+  @Test
+  void pruningRenamesTheOldCheckpointAwayOnlyAfterTheNewOneIsCommitted() throws IOException {
+    List<String> calls = successfulSaveCalls(Retention.builder().keepLast(1).build());
+
+    assertThat(calls).hasSize(9);
+    assertThat(calls.get(5)).endsWith("-> ckpt-000000000002-e0000");
+    assertThat(calls.get(6)).startsWith("fsyncdir scratch");
+    assertThat(calls.get(7))
+        .matches("move ckpt-000000000001-e0000 -> \\.tmp-prune-ckpt-000000000001-e0000-[\\w-]+");
+    assertThat(calls.get(8)).startsWith("delete .tmp-prune-ckpt-000000000001-e0000-");
+  }
+
+  @Test
+  void failureAtAnyStepOfASaveKeepsEveryCommittedCheckpointLoadable() throws IOException {
+    int steps = successfulSaveCalls(Retention.builder().keepLast(1).build()).size();
+    for (int failAt = 0; failAt < steps; failAt++) {
+      Path runDir = Files.createTempDirectory(dir, "run");
+      RecordingFileOps ops = new RecordingFileOps();
+      CheckpointStore store =
+          CheckpointStore.builder(runDir)
+              .fileOps(ops)
+              .retention(Retention.builder().keepLast(1).build())
+              .build();
+      Checkpoint first = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+      ops.clear();
+      ops.failAt(failAt, new IOException(DISK_FULL));
+
+      Checkpoint second = null;
+      try {
+        second = store.save(CheckpointRequest.of(0, 2), bytesWriter(2048, 2));
+      } catch (CheckpointException e) {
+        assertThat(e)
+            .as("step %d: %s", failAt, ops.calls().get(failAt))
+            .hasMessageContaining(DISK_FULL);
+      }
+
+      CheckpointStore reopened = CheckpointStore.builder(runDir).build();
+      Checkpoint latest = reopened.latestValid().orElseThrow();
+      assertThat(reopened.problems()).as("step %d", failAt).isEmpty();
+      assertThat(entries(runDir)).as("step %d", failAt).noneMatch(n -> n.startsWith(".tmp-"));
+      if (second != null) {
+        assertThat(latest).as("step %d", failAt).isEqualTo(second);
+      } else {
+        assertThat(latest.step()).as("step %d", failAt).isIn(first.step(), 2L);
+      }
     }
+  }
 
-    @Test
-    void diskFullInTheMiddleOfWritingThrowsNamingFileCauseAndFix() throws IOException {
-        CheckpointStore store = store(Retention.defaults());
-        Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+  @Test
+  void failedSaveNeverPrunes() throws IOException {
+    CheckpointStore store = store(Retention.builder().keepLast(1).build());
+    Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(100, 1));
+    fileOps.clear();
 
-        CheckpointException e = catchThrowableOfType(
-                () -> store.save(CheckpointRequest.of(0, 2), diskFullHalfway()), CheckpointException.class);
+    assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 2), diskFullHalfway()));
 
-        assertThat(e).hasMessageContaining("Could not save checkpoint ckpt-000000000002-e0000 in " + dir)
-                .hasMessageContaining("No space left on device while writing ")
-                .hasMessageContaining("model.bin")
-                .hasMessageEndingWith("free space or point the run directory elsewhere");
-        assertThat(e.getCause()).isInstanceOf(FileSystemException.class);
-        assertThat(entries(dir)).containsExactly(committed.name());
-        assertThat(store.latestValid()).contains(committed);
-        assertThat(store.problems()).isEmpty();
-    }
+    assertThat(fileOps.calls()).noneMatch(c -> c.contains(committed.name()));
+    assertThat(store.latestValid()).contains(committed);
+  }
 
-    @Test
-    void diskFullWhileWritingManifestLeavesPreviousCheckpointAndNoTemp() throws IOException {
-        CheckpointStore store = store(Retention.defaults());
-        Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
-        fileOps.clear();
-        int manifestWrite = indexOf(successfulSaveCalls(), "write manifest.json");
-        fileOps.clear();
-        fileOps.failAt(manifestWrite, new IOException(DISK_FULL));
+  @Test
+  void pruneFailureIsLoggedNotFatalAndRetriedAfterTheNextSave() throws IOException {
+    CheckpointStore store = store(Retention.builder().keepLast(1).build());
+    Checkpoint first = store.save(CheckpointRequest.of(0, 1), bytesWriter(100, 1));
+    List<String> calls = successfulSaveCalls();
+    fileOps.clear();
+    fileOps.failAt(
+        indexOf(calls, "fsyncdir scratch") + 1, new IOException("Device or resource busy"));
 
-        assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 3), bytesWriter(2048, 3)))
-                .isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("No space left on device while writing ")
-                .hasMessageContaining("manifest.json — free space");
-        assertThat(store.latestValid()).contains(committed);
-        assertThat(entries(dir)).containsExactly(committed.name());
-    }
+    Checkpoint second = store.save(CheckpointRequest.of(0, 2), bytesWriter(100, 2));
 
-    /** The operations of one successful save with two files into a store holding one checkpoint. */
-    private List<String> successfulSaveCalls() throws IOException {
-        return successfulSaveCalls(Retention.defaults());
-    }
+    assertThat(entries(dir)).containsExactly(first.name(), second.name());
+    Checkpoint third = store.save(CheckpointRequest.of(0, 3), bytesWriter(100, 3));
+    assertThat(entries(dir)).containsExactly(third.name());
+  }
 
-    private List<String> successfulSaveCalls(Retention retention) throws IOException {
-        Path scratch = Files.createTempDirectory(dir.getParent(), "scratch");
-        RecordingFileOps recording = new RecordingFileOps();
-        CheckpointStore scratchStore =
-                CheckpointStore.builder(scratch).retention(retention).fileOps(recording).build();
-        scratchStore.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
-        recording.clear();
-        scratchStore.save(CheckpointRequest.of(0, 2), bytesWriter(2048, 2));
-        return recording.calls();
-    }
+  @Test
+  void failureAfterRenameThrowsButTheCheckpointIsCommitted() throws IOException {
+    CheckpointStore store = store(Retention.defaults());
+    store.save(CheckpointRequest.of(0, 1), bytesWriter(100, 1));
+    fileOps.clear();
+    fileOps.failAt(
+        indexOf(successfulSaveCalls(), "fsyncdir scratch"), new IOException("Input/output error"));
 
-    private static int indexOf(List<String> calls, String prefix) {
-        for (int i = 0; i < calls.size(); i++) {
-            if (calls.get(i).startsWith(prefix)) {
-                return i;
-            }
-        }
-        throw new AssertionError(prefix + " not in " + calls);
-    }
-
-    @Test
-    void saveWritesSyncsManifestLastThenRenamesThenSyncsParent() throws IOException {
-        List<String> calls = successfulSaveCalls();
-
-        assertThat(calls).hasSize(7);
-        assertThat(calls.get(0)).startsWith("mkdir .tmp-save-ckpt-000000000002-e0000-");
-        assertThat(calls.subList(1, 5)).containsExactly(
-                "fsync model.bin", "fsync state.json", "write manifest.json", calls.get(4));
-        assertThat(calls.get(4)).startsWith("fsyncdir .tmp-save-ckpt-000000000002-e0000-");
-        assertThat(calls.get(5)).matches("move \\.tmp-save-ckpt-000000000002-e0000-[\\w-]+ -> ckpt-000000000002-e0000");
-        assertThat(calls.get(6)).startsWith("fsyncdir scratch");
-    }
-
-    @Test
-    void pruningRenamesTheOldCheckpointAwayOnlyAfterTheNewOneIsCommitted() throws IOException {
-        List<String> calls = successfulSaveCalls(Retention.builder().keepLast(1).build());
-
-        assertThat(calls).hasSize(9);
-        assertThat(calls.get(5)).endsWith("-> ckpt-000000000002-e0000");
-        assertThat(calls.get(6)).startsWith("fsyncdir scratch");
-        assertThat(calls.get(7)).matches("move ckpt-000000000001-e0000 -> \\.tmp-prune-ckpt-000000000001-e0000-[\\w-]+");
-        assertThat(calls.get(8)).startsWith("delete .tmp-prune-ckpt-000000000001-e0000-");
-    }
-
-    @Test
-    void failureAtAnyStepOfASaveKeepsEveryCommittedCheckpointLoadable() throws IOException {
-        int steps = successfulSaveCalls(Retention.builder().keepLast(1).build()).size();
-        for (int failAt = 0; failAt < steps; failAt++) {
-            Path runDir = Files.createTempDirectory(dir, "run");
-            RecordingFileOps ops = new RecordingFileOps();
-            CheckpointStore store = CheckpointStore.builder(runDir).fileOps(ops)
-                    .retention(Retention.builder().keepLast(1).build()).build();
-            Checkpoint first = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
-            ops.clear();
-            ops.failAt(failAt, new IOException(DISK_FULL));
-
-            Checkpoint second = null;
-            try {
-                second = store.save(CheckpointRequest.of(0, 2), bytesWriter(2048, 2));
-            } catch (CheckpointException e) {
-                assertThat(e).as("step %d: %s", failAt, ops.calls().get(failAt)).hasMessageContaining(DISK_FULL);
-            }
-
-            CheckpointStore reopened = CheckpointStore.builder(runDir).build();
-            Checkpoint latest = reopened.latestValid().orElseThrow();
-            assertThat(reopened.problems()).as("step %d", failAt).isEmpty();
-            assertThat(entries(runDir)).as("step %d", failAt).noneMatch(n -> n.startsWith(".tmp-"));
-            if (second != null) {
-                assertThat(latest).as("step %d", failAt).isEqualTo(second);
-            } else {
-                assertThat(latest.step()).as("step %d", failAt).isIn(first.step(), 2L);
-            }
-        }
-    }
-
-    @Test
-    void failedSaveNeverPrunes() throws IOException {
-        CheckpointStore store = store(Retention.builder().keepLast(1).build());
-        Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(100, 1));
-        fileOps.clear();
-
-        assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 2), diskFullHalfway()));
-
-        assertThat(fileOps.calls()).noneMatch(c -> c.contains(committed.name()));
-        assertThat(store.latestValid()).contains(committed);
-    }
-
-    @Test
-    void pruneFailureIsLoggedNotFatalAndRetriedAfterTheNextSave() throws IOException {
-        CheckpointStore store = store(Retention.builder().keepLast(1).build());
-        Checkpoint first = store.save(CheckpointRequest.of(0, 1), bytesWriter(100, 1));
-        List<String> calls = successfulSaveCalls();
-        fileOps.clear();
-        fileOps.failAt(indexOf(calls, "fsyncdir scratch") + 1, new IOException("Device or resource busy"));
-
-        Checkpoint second = store.save(CheckpointRequest.of(0, 2), bytesWriter(100, 2));
-
-        assertThat(entries(dir)).containsExactly(first.name(), second.name());
-        Checkpoint third = store.save(CheckpointRequest.of(0, 3), bytesWriter(100, 3));
-        assertThat(entries(dir)).containsExactly(third.name());
-    }
-
-    @Test
-    void failureAfterRenameThrowsButTheCheckpointIsCommitted() throws IOException {
-        CheckpointStore store = store(Retention.defaults());
-        store.save(CheckpointRequest.of(0, 1), bytesWriter(100, 1));
-        fileOps.clear();
-        fileOps.failAt(indexOf(successfulSaveCalls(), "fsyncdir scratch"), new IOException("Input/output error"));
-
-        assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 2), bytesWriter(100, 2)))
-                .isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("was renamed into place")
-                .hasMessageContaining("Input/output error");
-        assertThat(store.latestValid().orElseThrow().step()).isEqualTo(2);
-    }
+    assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 2), bytesWriter(100, 2)))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("was renamed into place")
+        .hasMessageContaining("Input/output error");
+    assertThat(store.latestValid().orElseThrow().step()).isEqualTo(2);
+  }
 }

@@ -23,371 +23,424 @@ import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointStoreTest {
 
-    @TempDir
-    Path dir;
+  @TempDir Path dir;
 
-    private CheckpointStore store() {
-        return CheckpointStore.builder(dir)
-                .clock(CLOCK)
-                .versions(Map.of("kiln", "0.1.0", "engine", "PyTorch 2.7.1"))
-                .retention(Retention.builder().keepLast(10).build())
-                .build();
-    }
+  private CheckpointStore store() {
+    return CheckpointStore.builder(dir)
+        .clock(CLOCK)
+        .versions(Map.of("kiln", "0.1.0", "engine", "PyTorch 2.7.1"))
+        .retention(Retention.builder().keepLast(10).build())
+        .build();
+  }
 
-    @Test
-    void savedCheckpointLoadsWithFilesMetricsMetadataAndVersions() throws IOException {
-        CheckpointStore store = store();
-        CheckpointRequest request = CheckpointRequest.builder(3, 12345)
-                .metric("test_loss", 0.25)
-                .metadata("optimizer", Map.of("lr", 0.01, "name", "adam"))
-                .metadata("history", List.of(1, 2, 3))
-                .build();
+  @Test
+  void savedCheckpointLoadsWithFilesMetricsMetadataAndVersions() throws IOException {
+    CheckpointStore store = store();
+    CheckpointRequest request =
+        CheckpointRequest.builder(3, 12345)
+            .metric("test_loss", 0.25)
+            .metadata("optimizer", Map.of("lr", 0.01, "name", "adam"))
+            .metadata("history", List.of(1, 2, 3))
+            .build();
 
-        Checkpoint saved = store.save(request, bytesWriter(1000, 7));
-        Checkpoint loaded = store.latestValid().orElseThrow();
+    Checkpoint saved = store.save(request, bytesWriter(1000, 7));
+    Checkpoint loaded = store.latestValid().orElseThrow();
 
-        assertThat(saved.name()).isEqualTo("ckpt-000000012345-e0003");
-        assertThat(loaded.directory()).isEqualTo(dir.toAbsolutePath().resolve("ckpt-000000012345-e0003"));
-        assertThat(loaded.epoch()).isEqualTo(3);
-        assertThat(loaded.step()).isEqualTo(12345);
-        assertThat(loaded.createdAt()).isEqualTo(CLOCK.instant());
-        assertThat(loaded.metrics()).containsExactly(Map.entry("test_loss", 0.25));
-        assertThat(loaded.metadata()).isEqualTo(Map.of(
-                "optimizer", Map.of("lr", 0.01, "name", "adam"), "history", List.of(1, 2, 3)));
-        assertThat(loaded.versions()).containsEntry("kiln", "0.1.0").containsEntry("engine", "PyTorch 2.7.1")
-                .containsEntry("djl", "0.36.0").containsKey("java");
-        assertThat(loaded.files()).containsOnlyKeys("model.bin", "state.json");
-        assertThat(loaded.files().get("model.bin").size()).isEqualTo(1000);
-        assertThat(loaded.files().get("model.bin").sha256()).isEqualTo(Sha256.of(bytes(1000, 7)));
-        assertThat(Files.readAllBytes(loaded.file("model.bin"))).isEqualTo(bytes(1000, 7));
-        assertThat(loaded).isEqualTo(saved);
-        assertThat(store.problems()).isEmpty();
-    }
+    assertThat(saved.name()).isEqualTo("ckpt-000000012345-e0003");
+    assertThat(loaded.directory())
+        .isEqualTo(dir.toAbsolutePath().resolve("ckpt-000000012345-e0003"));
+    assertThat(loaded.epoch()).isEqualTo(3);
+    assertThat(loaded.step()).isEqualTo(12345);
+    assertThat(loaded.createdAt()).isEqualTo(CLOCK.instant());
+    assertThat(loaded.metrics()).containsExactly(Map.entry("test_loss", 0.25));
+    assertThat(loaded.metadata())
+        .isEqualTo(
+            Map.of("optimizer", Map.of("lr", 0.01, "name", "adam"), "history", List.of(1, 2, 3)));
+    assertThat(loaded.versions())
+        .containsEntry("kiln", "0.1.0")
+        .containsEntry("engine", "PyTorch 2.7.1")
+        .containsEntry("djl", "0.36.0")
+        .containsKey("java");
+    assertThat(loaded.files()).containsOnlyKeys("model.bin", "state.json");
+    assertThat(loaded.files().get("model.bin").size()).isEqualTo(1000);
+    assertThat(loaded.files().get("model.bin").sha256()).isEqualTo(Sha256.of(bytes(1000, 7)));
+    assertThat(Files.readAllBytes(loaded.file("model.bin"))).isEqualTo(bytes(1000, 7));
+    assertThat(loaded).isEqualTo(saved);
+    assertThat(store.problems()).isEmpty();
+  }
 
-    @Test
-    void writerSubdirectoriesAreChecksummedWithSlashNames() throws IOException {
-        CheckpointStore store = store();
-        store.save(CheckpointRequest.of(0, 1), d -> {
-            Files.createDirectories(d.resolve("optim/adam"));
-            Files.writeString(d.resolve("optim/adam/m.bin"), "moments");
+  @Test
+  void writerSubdirectoriesAreChecksummedWithSlashNames() throws IOException {
+    CheckpointStore store = store();
+    store.save(
+        CheckpointRequest.of(0, 1),
+        d -> {
+          Files.createDirectories(d.resolve("optim/adam"));
+          Files.writeString(d.resolve("optim/adam/m.bin"), "moments");
         });
 
-        Checkpoint c = store.latestValid().orElseThrow();
+    Checkpoint c = store.latestValid().orElseThrow();
 
-        assertThat(c.files()).containsOnlyKeys("optim/adam/m.bin");
-        assertThat(Files.readString(c.file("optim/adam/m.bin"))).isEqualTo("moments");
-    }
+    assertThat(c.files()).containsOnlyKeys("optim/adam/m.bin");
+    assertThat(Files.readString(c.file("optim/adam/m.bin"))).isEqualTo("moments");
+  }
 
-    @Test
-    void fileOfUnknownNameNamesTheFilesThatExist() {
-        Checkpoint c = store().save(CheckpointRequest.of(0, 1), bytesWriter(10, 1));
+  @Test
+  void fileOfUnknownNameNamesTheFilesThatExist() {
+    Checkpoint c = store().save(CheckpointRequest.of(0, 1), bytesWriter(10, 1));
 
-        assertThatThrownBy(() -> c.file("optimizer.bin"))
-                .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("no file 'optimizer.bin'")
-                .hasMessageContaining("model.bin");
-    }
+    assertThatThrownBy(() -> c.file("optimizer.bin"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("no file 'optimizer.bin'")
+        .hasMessageContaining("model.bin");
+  }
 
-    @Test
-    void nonFiniteMetricsRoundTrip() {
-        CheckpointStore store = store();
-        store.save(CheckpointRequest.builder(0, 1).metric("loss", Double.NaN)
-                .metric("ratio", Double.POSITIVE_INFINITY).build(), bytesWriter(10, 1));
+  @Test
+  void nonFiniteMetricsRoundTrip() {
+    CheckpointStore store = store();
+    store.save(
+        CheckpointRequest.builder(0, 1)
+            .metric("loss", Double.NaN)
+            .metric("ratio", Double.POSITIVE_INFINITY)
+            .build(),
+        bytesWriter(10, 1));
 
-        assertThat(store.latestValid().orElseThrow().metrics())
-                .containsEntry("loss", Double.NaN)
-                .containsEntry("ratio", Double.POSITIVE_INFINITY);
-    }
+    assertThat(store.latestValid().orElseThrow().metrics())
+        .containsEntry("loss", Double.NaN)
+        .containsEntry("ratio", Double.POSITIVE_INFINITY);
+  }
 
-    @Test
-    void listReturnsCommittedCheckpointsOldestFirstByStep() {
-        CheckpointStore store = store();
-        store.save(CheckpointRequest.of(0, 200), bytesWriter(10, 1));
-        store.save(CheckpointRequest.of(0, 5), bytesWriter(10, 2));
-        store.save(CheckpointRequest.of(1, 1000000), bytesWriter(10, 3));
+  @Test
+  void listReturnsCommittedCheckpointsOldestFirstByStep() {
+    CheckpointStore store = store();
+    store.save(CheckpointRequest.of(0, 200), bytesWriter(10, 1));
+    store.save(CheckpointRequest.of(0, 5), bytesWriter(10, 2));
+    store.save(CheckpointRequest.of(1, 1000000), bytesWriter(10, 3));
 
-        assertThat(steps(store)).containsExactly(5L, 200L, 1000000L);
-    }
+    assertThat(steps(store)).containsExactly(5L, 200L, 1000000L);
+  }
 
-    @Test
-    void savingTheSameStepTwiceKeepsBothAndTheSecondIsNewer() throws IOException {
-        CheckpointStore store = store();
-        store.save(CheckpointRequest.of(2, 100), bytesWriter(10, 1));
-        Checkpoint second = store.save(CheckpointRequest.of(2, 100), bytesWriter(10, 2));
+  @Test
+  void savingTheSameStepTwiceKeepsBothAndTheSecondIsNewer() throws IOException {
+    CheckpointStore store = store();
+    store.save(CheckpointRequest.of(2, 100), bytesWriter(10, 1));
+    Checkpoint second = store.save(CheckpointRequest.of(2, 100), bytesWriter(10, 2));
 
-        assertThat(second.name()).isEqualTo("ckpt-000000000100-e0002.1");
-        assertThat(store.latestValid().orElseThrow().name()).isEqualTo(second.name());
-        assertThat(entries(dir)).containsExactly("ckpt-000000000100-e0002", "ckpt-000000000100-e0002.1");
-    }
+    assertThat(second.name()).isEqualTo("ckpt-000000000100-e0002.1");
+    assertThat(store.latestValid().orElseThrow().name()).isEqualTo(second.name());
+    assertThat(entries(dir))
+        .containsExactly("ckpt-000000000100-e0002", "ckpt-000000000100-e0002.1");
+  }
 
-    @Test
-    void emptyDirectoryHasNoLatestAndNoProblems() {
-        CheckpointStore store = store();
+  @Test
+  void emptyDirectoryHasNoLatestAndNoProblems() {
+    CheckpointStore store = store();
 
-        assertThat(store.latestValid()).isEmpty();
-        assertThat(store.problems()).isEmpty();
-        assertThat(store.list()).isEmpty();
-    }
+    assertThat(store.latestValid()).isEmpty();
+    assertThat(store.problems()).isEmpty();
+    assertThat(store.list()).isEmpty();
+  }
 
-    @Test
-    void unrelatedEntriesInTheDirectoryAreIgnoredAndKept() throws IOException {
-        Files.writeString(dir.resolve("notes.txt"), "mine");
-        Files.createDirectories(dir.resolve("ckpt-nope"));
-        CheckpointStore store = store();
-        store.save(CheckpointRequest.of(0, 1), bytesWriter(10, 1));
+  @Test
+  void unrelatedEntriesInTheDirectoryAreIgnoredAndKept() throws IOException {
+    Files.writeString(dir.resolve("notes.txt"), "mine");
+    Files.createDirectories(dir.resolve("ckpt-nope"));
+    CheckpointStore store = store();
+    store.save(CheckpointRequest.of(0, 1), bytesWriter(10, 1));
 
-        assertThat(store.list()).hasSize(1);
-        assertThat(entries(dir)).contains("notes.txt", "ckpt-nope");
-    }
+    assertThat(store.list()).hasSize(1);
+    assertThat(entries(dir)).contains("notes.txt", "ckpt-nope");
+  }
 
-    // ------------------------------------------------------------------------------------------------ damage
+  // ------------------------------------------------------------------------------------------------ damage
 
-    private Checkpoint[] saveTwo(CheckpointStore store) {
-        Checkpoint older = store.save(CheckpointRequest.of(1, 10), bytesWriter(4096, 1));
-        Checkpoint newer = store.save(CheckpointRequest.of(2, 20), bytesWriter(4096, 2));
-        return new Checkpoint[] {older, newer};
-    }
+  private Checkpoint[] saveTwo(CheckpointStore store) {
+    Checkpoint older = store.save(CheckpointRequest.of(1, 10), bytesWriter(4096, 1));
+    Checkpoint newer = store.save(CheckpointRequest.of(2, 20), bytesWriter(4096, 2));
+    return new Checkpoint[] {older, newer};
+  }
 
-    @Test
-    void flippedByteInNewestFallsBackToPrevious() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        flipByte(saved[1].file("model.bin"), 2000);
+  @Test
+  void flippedByteInNewestFallsBackToPrevious() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    flipByte(saved[1].file("model.bin"), 2000);
 
-        Optional<Checkpoint> latest = store.latestValid();
+    Optional<Checkpoint> latest = store.latestValid();
 
-        assertThat(latest).contains(saved[0]);
-        assertThat(store.problems()).singleElement().satisfies(p -> {
-            assertThat(p.kind()).isEqualTo(Kind.CHECKSUM_MISMATCH);
-            assertThat(p.file()).isEqualTo("model.bin");
-            assertThat(p.checkpoint()).isEqualTo(saved[1].directory());
-            assertThat(p.message()).startsWith("ckpt-000000000020-e0002/model.bin: SHA-256 is ");
-        });
-    }
+    assertThat(latest).contains(saved[0]);
+    assertThat(store.problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.kind()).isEqualTo(Kind.CHECKSUM_MISMATCH);
+              assertThat(p.file()).isEqualTo("model.bin");
+              assertThat(p.checkpoint()).isEqualTo(saved[1].directory());
+              assertThat(p.message()).startsWith("ckpt-000000000020-e0002/model.bin: SHA-256 is ");
+            });
+  }
 
-    @Test
-    void truncatedFileInNewestFallsBackToPrevious() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        truncate(saved[1].file("model.bin"), 100);
+  @Test
+  void truncatedFileInNewestFallsBackToPrevious() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    truncate(saved[1].file("model.bin"), 100);
 
-        assertThat(store.latestValid()).contains(saved[0]);
-        assertThat(store.problems()).singleElement().satisfies(p -> {
-            assertThat(p.kind()).isEqualTo(Kind.SIZE_MISMATCH);
-            assertThat(p.file()).isEqualTo("model.bin");
-            assertThat(p.detail()).isEqualTo("file is 100 bytes but the manifest says 4096 (truncated)");
-        });
-    }
+    assertThat(store.latestValid()).contains(saved[0]);
+    assertThat(store.problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.kind()).isEqualTo(Kind.SIZE_MISMATCH);
+              assertThat(p.file()).isEqualTo("model.bin");
+              assertThat(p.detail())
+                  .isEqualTo("file is 100 bytes but the manifest says 4096 (truncated)");
+            });
+  }
 
-    @Test
-    void missingManifestInNewestFallsBackToPrevious() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        Files.delete(saved[1].directory().resolve("manifest.json"));
+  @Test
+  void missingManifestInNewestFallsBackToPrevious() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    Files.delete(saved[1].directory().resolve("manifest.json"));
 
-        assertThat(store.latestValid()).contains(saved[0]);
-        assertThat(store.problems()).singleElement().satisfies(p -> {
-            assertThat(p.kind()).isEqualTo(Kind.MISSING_MANIFEST);
-            assertThat(p.file()).isEqualTo("manifest.json");
-        });
-    }
+    assertThat(store.latestValid()).contains(saved[0]);
+    assertThat(store.problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.kind()).isEqualTo(Kind.MISSING_MANIFEST);
+              assertThat(p.file()).isEqualTo("manifest.json");
+            });
+  }
 
-    @Test
-    void garbledManifestInNewestFallsBackToPrevious() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        Path manifest = saved[1].directory().resolve("manifest.json");
-        truncate(manifest, Files.size(manifest) / 2);
+  @Test
+  void garbledManifestInNewestFallsBackToPrevious() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    Path manifest = saved[1].directory().resolve("manifest.json");
+    truncate(manifest, Files.size(manifest) / 2);
 
-        assertThat(store.latestValid()).contains(saved[0]);
-        assertThat(store.problems()).singleElement().satisfies(p -> {
-            assertThat(p.kind()).isEqualTo(Kind.UNREADABLE_MANIFEST);
-            assertThat(p.detail()).startsWith("manifest is invalid: not valid JSON");
-        });
-    }
+    assertThat(store.latestValid()).contains(saved[0]);
+    assertThat(store.problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.kind()).isEqualTo(Kind.UNREADABLE_MANIFEST);
+              assertThat(p.detail()).startsWith("manifest is invalid: not valid JSON");
+            });
+  }
 
-    @Test
-    void manifestFromNewerFormatIsReportedAsUnsupported() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        Path manifest = saved[1].directory().resolve("manifest.json");
-        Files.writeString(manifest, Files.readString(manifest).replace("\"formatVersion\" : 1", "\"formatVersion\" : 2"));
+  @Test
+  void manifestFromNewerFormatIsReportedAsUnsupported() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    Path manifest = saved[1].directory().resolve("manifest.json");
+    Files.writeString(
+        manifest,
+        Files.readString(manifest).replace("\"formatVersion\" : 1", "\"formatVersion\" : 2"));
 
-        assertThat(store.latestValid()).contains(saved[0]);
-        assertThat(store.problems()).singleElement().satisfies(p -> {
-            assertThat(p.kind()).isEqualTo(Kind.UNSUPPORTED_FORMAT);
-            assertThat(p.detail()).contains("format version 2 is not supported").contains("newer Kiln");
-        });
-    }
+    assertThat(store.latestValid()).contains(saved[0]);
+    assertThat(store.problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.kind()).isEqualTo(Kind.UNSUPPORTED_FORMAT);
+              assertThat(p.detail())
+                  .contains("format version 2 is not supported")
+                  .contains("newer Kiln");
+            });
+  }
 
-    @Test
-    void missingFileInNewestFallsBackToPrevious() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        Files.delete(saved[1].file("state.json"));
+  @Test
+  void missingFileInNewestFallsBackToPrevious() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    Files.delete(saved[1].file("state.json"));
 
-        assertThat(store.latestValid()).contains(saved[0]);
-        assertThat(store.problems()).singleElement().satisfies(p -> {
-            assertThat(p.kind()).isEqualTo(Kind.MISSING_FILE);
-            assertThat(p.file()).isEqualTo("state.json");
-        });
-    }
+    assertThat(store.latestValid()).contains(saved[0]);
+    assertThat(store.problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.kind()).isEqualTo(Kind.MISSING_FILE);
+              assertThat(p.file()).isEqualTo("state.json");
+            });
+  }
 
-    @Test
-    void temporaryFolderLeftByCrashIsIgnoredAndCleanedOnOpen() throws IOException {
-        Checkpoint[] saved = saveTwo(store());
-        Path leftover = dir.resolve(".tmp-save-ckpt-000000000030-e0003-0badf00d");
-        Files.createDirectories(leftover);
-        Files.write(leftover.resolve("model.bin"), bytes(100, 3));
+  @Test
+  void temporaryFolderLeftByCrashIsIgnoredAndCleanedOnOpen() throws IOException {
+    Checkpoint[] saved = saveTwo(store());
+    Path leftover = dir.resolve(".tmp-save-ckpt-000000000030-e0003-0badf00d");
+    Files.createDirectories(leftover);
+    Files.write(leftover.resolve("model.bin"), bytes(100, 3));
 
-        CheckpointStore reopened = store();
+    CheckpointStore reopened = store();
 
-        assertThat(leftover).doesNotExist();
-        assertThat(reopened.latestValid()).contains(saved[1]);
-        assertThat(reopened.problems()).isEmpty();
-        assertThat(entries(dir)).containsExactly(saved[0].name(), saved[1].name());
-    }
+    assertThat(leftover).doesNotExist();
+    assertThat(reopened.latestValid()).contains(saved[1]);
+    assertThat(reopened.problems()).isEmpty();
+    assertThat(entries(dir)).containsExactly(saved[0].name(), saved[1].name());
+  }
 
-    @Test
-    void openingTheStoreWhileAnotherLiveProcessSavesLeavesItsTemporaryFolderAlone() throws IOException {
-        // A save in flight in a live process (here: this one, as a notebook cell inspecting the store would be).
-        Path inFlight = dir.resolve(".tmp-save-ckpt-000000000030-e0003-p" + ProcessHandle.current().pid() + "-0badf00d");
-        Files.createDirectories(inFlight);
-        // One left by a process that is gone.
-        Path dead = dir.resolve(".tmp-save-ckpt-000000000031-e0003-p" + Integer.MAX_VALUE + "-0badf00d");
-        Files.createDirectories(dead);
+  @Test
+  void openingTheStoreWhileAnotherLiveProcessSavesLeavesItsTemporaryFolderAlone()
+      throws IOException {
+    // A save in flight in a live process (here: this one, as a notebook cell inspecting the store
+    // would be).
+    Path inFlight =
+        dir.resolve(
+            ".tmp-save-ckpt-000000000030-e0003-p" + ProcessHandle.current().pid() + "-0badf00d");
+    Files.createDirectories(inFlight);
+    // One left by a process that is gone.
+    Path dead =
+        dir.resolve(".tmp-save-ckpt-000000000031-e0003-p" + Integer.MAX_VALUE + "-0badf00d");
+    Files.createDirectories(dead);
 
-        store();
+    store();
 
-        assertThat(inFlight).exists();
-        assertThat(dead).doesNotExist();
-    }
+    assertThat(inFlight).exists();
+    assertThat(dead).doesNotExist();
+  }
 
-    @Test
-    void temporaryFolderAppearingAfterOpenIsCleanedOnNextSave() throws IOException {
-        CheckpointStore store = store();
-        Path leftover = dir.resolve(".tmp-prune-ckpt-000000000001-e0000-12345678");
-        Files.createDirectories(leftover);
+  @Test
+  void temporaryFolderAppearingAfterOpenIsCleanedOnNextSave() throws IOException {
+    CheckpointStore store = store();
+    Path leftover = dir.resolve(".tmp-prune-ckpt-000000000001-e0000-12345678");
+    Files.createDirectories(leftover);
 
-        store.save(CheckpointRequest.of(0, 2), bytesWriter(10, 1));
+    store.save(CheckpointRequest.of(0, 2), bytesWriter(10, 1));
 
-        assertThat(entries(dir)).containsExactly("ckpt-000000000002-e0000");
-    }
+    assertThat(entries(dir)).containsExactly("ckpt-000000000002-e0000");
+  }
 
-    @Test
-    void damageInSeveralCheckpointsFallsBackPastAllOfThemAndReportsEach() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint oldest = store.save(CheckpointRequest.of(0, 1), bytesWriter(500, 0));
-        Checkpoint[] saved = saveTwo(store);
-        flipByte(saved[1].file("model.bin"), 0);
-        truncate(saved[0].file("state.json"), 0);
+  @Test
+  void damageInSeveralCheckpointsFallsBackPastAllOfThemAndReportsEach() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint oldest = store.save(CheckpointRequest.of(0, 1), bytesWriter(500, 0));
+    Checkpoint[] saved = saveTwo(store);
+    flipByte(saved[1].file("model.bin"), 0);
+    truncate(saved[0].file("state.json"), 0);
 
-        assertThat(store.latestValid()).contains(oldest);
-        assertThat(store.problems()).extracting(CheckpointProblem::checkpoint, CheckpointProblem::file)
-                .containsExactly(
-                        org.assertj.core.groups.Tuple.tuple(saved[1].directory(), "model.bin"),
-                        org.assertj.core.groups.Tuple.tuple(saved[0].directory(), "state.json"));
-    }
+    assertThat(store.latestValid()).contains(oldest);
+    assertThat(store.problems())
+        .extracting(CheckpointProblem::checkpoint, CheckpointProblem::file)
+        .containsExactly(
+            org.assertj.core.groups.Tuple.tuple(saved[1].directory(), "model.bin"),
+            org.assertj.core.groups.Tuple.tuple(saved[0].directory(), "state.json"));
+  }
 
-    @Test
-    void onlyCorruptCheckpointsGiveEmptyWithProblemsExplainingEach() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        flipByte(saved[0].file("model.bin"), 10);
-        Files.delete(saved[1].directory().resolve("manifest.json"));
+  @Test
+  void onlyCorruptCheckpointsGiveEmptyWithProblemsExplainingEach() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    flipByte(saved[0].file("model.bin"), 10);
+    Files.delete(saved[1].directory().resolve("manifest.json"));
 
-        assertThat(store.latestValid()).isEmpty();
-        assertThat(store.problems()).extracting(CheckpointProblem::kind)
-                .containsExactly(Kind.MISSING_MANIFEST, Kind.CHECKSUM_MISMATCH);
-    }
+    assertThat(store.latestValid()).isEmpty();
+    assertThat(store.problems())
+        .extracting(CheckpointProblem::kind)
+        .containsExactly(Kind.MISSING_MANIFEST, Kind.CHECKSUM_MISMATCH);
+  }
 
-    @Test
-    void problemsAreClearedByTheNextCleanLoad() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        flipByte(saved[1].file("model.bin"), 0);
-        store.latestValid();
-        assertThat(store.problems()).hasSize(1);
+  @Test
+  void problemsAreClearedByTheNextCleanLoad() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    flipByte(saved[1].file("model.bin"), 0);
+    store.latestValid();
+    assertThat(store.problems()).hasSize(1);
 
-        flipByte(saved[1].file("model.bin"), 0); // flip back
+    flipByte(saved[1].file("model.bin"), 0); // flip back
 
-        assertThat(store.latestValid()).contains(saved[1]);
-        assertThat(store.problems()).isEmpty();
-    }
+    assertThat(store.latestValid()).contains(saved[1]);
+    assertThat(store.problems()).isEmpty();
+  }
 
-    @Test
-    void verifyThrowsNamingTheBadFileAndRecordsProblems() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        flipByte(saved[1].file("state.json"), 1);
+  @Test
+  void verifyThrowsNamingTheBadFileAndRecordsProblems() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    flipByte(saved[1].file("state.json"), 1);
 
-        assertThatThrownBy(() -> store.verify(Path.of(saved[1].name())))
-                .isInstanceOf(CheckpointException.class)
-                .hasMessageContaining(saved[1].directory().toString())
-                .hasMessageContaining("state.json: SHA-256 is")
-                .satisfies(e -> assertThat(((CheckpointException) e).problems()).hasSize(1));
-        assertThat(store.problems()).singleElement().extracting(CheckpointProblem::file).isEqualTo("state.json");
-        assertThat(store.verify(saved[0].directory())).isEqualTo(saved[0]);
-        assertThat(store.problems()).isEmpty();
-    }
+    assertThatThrownBy(() -> store.verify(Path.of(saved[1].name())))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining(saved[1].directory().toString())
+        .hasMessageContaining("state.json: SHA-256 is")
+        .satisfies(e -> assertThat(((CheckpointException) e).problems()).hasSize(1));
+    assertThat(store.problems())
+        .singleElement()
+        .extracting(CheckpointProblem::file)
+        .isEqualTo("state.json");
+    assertThat(store.verify(saved[0].directory())).isEqualTo(saved[0]);
+    assertThat(store.problems()).isEmpty();
+  }
 
-    @Test
-    void listSkipsCheckpointsWithoutReadableManifestButVerifyDoesNot() throws IOException {
-        CheckpointStore store = store();
-        Checkpoint[] saved = saveTwo(store);
-        Files.delete(saved[0].directory().resolve("manifest.json"));
+  @Test
+  void listSkipsCheckpointsWithoutReadableManifestButVerifyDoesNot() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwo(store);
+    Files.delete(saved[0].directory().resolve("manifest.json"));
 
-        assertThat(store.list()).containsExactly(saved[1]);
-        assertThatThrownBy(() -> store.verify(saved[0].directory()))
-                .hasMessageContaining("manifest.json: manifest is missing");
-    }
+    assertThat(store.list()).containsExactly(saved[1]);
+    assertThatThrownBy(() -> store.verify(saved[0].directory()))
+        .hasMessageContaining("manifest.json: manifest is missing");
+  }
 
-    // ------------------------------------------------------------------------------------------- bad input
+  // ------------------------------------------------------------------------------------------- bad
+  // input
 
-    @Test
-    void writerCreatingManifestJsonIsRejectedAndNothingCommits() throws IOException {
-        CheckpointStore store = store();
+  @Test
+  void writerCreatingManifestJsonIsRejectedAndNothingCommits() throws IOException {
+    CheckpointStore store = store();
 
-        assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 1),
-                        d -> Files.writeString(d.resolve("manifest.json"), "{}")))
-                .isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("manifest.json is reserved");
-        assertThat(entries(dir)).isEmpty();
-    }
+    assertThatThrownBy(
+            () ->
+                store.save(
+                    CheckpointRequest.of(0, 1),
+                    d -> Files.writeString(d.resolve("manifest.json"), "{}")))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("manifest.json is reserved");
+    assertThat(entries(dir)).isEmpty();
+  }
 
-    @Test
-    void writerThrowingRuntimeExceptionFailsTheSaveWithItAsCause() throws IOException {
-        CheckpointStore store = store();
-        IllegalStateException bug = new IllegalStateException("model not initialized");
+  @Test
+  void writerThrowingRuntimeExceptionFailsTheSaveWithItAsCause() throws IOException {
+    CheckpointStore store = store();
+    IllegalStateException bug = new IllegalStateException("model not initialized");
 
-        assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 1), d -> {
-                    throw bug;
-                }))
-                .isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("the checkpoint writer threw")
-                .hasCause(bug);
-        assertThat(entries(dir)).isEmpty();
-    }
+    assertThatThrownBy(
+            () ->
+                store.save(
+                    CheckpointRequest.of(0, 1),
+                    d -> {
+                      throw bug;
+                    }))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("the checkpoint writer threw")
+        .hasCause(bug);
+    assertThat(entries(dir)).isEmpty();
+  }
 
-    @Test
-    void directoryThatIsAFileFailsToBuildNamingIt() throws IOException {
-        Path file = Files.writeString(dir.resolve("file"), "x");
+  @Test
+  void directoryThatIsAFileFailsToBuildNamingIt() throws IOException {
+    Path file = Files.writeString(dir.resolve("file"), "x");
 
-        assertThatThrownBy(() -> CheckpointStore.builder(file).build())
-                .isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("Could not create checkpoint directory " + file);
-    }
+    assertThatThrownBy(() -> CheckpointStore.builder(file).build())
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("Could not create checkpoint directory " + file);
+  }
 
-    @Test
-    void toBuilderKeepsSettings() {
-        Retention retention = Retention.builder().keepLast(5).build();
-        CheckpointStore store = CheckpointStore.builder(dir).retention(retention)
-                .versions(Map.of("kiln", "9")).build();
+  @Test
+  void toBuilderKeepsSettings() {
+    Retention retention = Retention.builder().keepLast(5).build();
+    CheckpointStore store =
+        CheckpointStore.builder(dir).retention(retention).versions(Map.of("kiln", "9")).build();
 
-        CheckpointStore copy = store.toBuilder().build();
+    CheckpointStore copy = store.toBuilder().build();
 
-        assertThat(copy.retention()).isEqualTo(retention);
-        assertThat(copy.versions()).containsEntry("kiln", "9");
-        assertThat(copy.directory()).isEqualTo(store.directory());
-    }
+    assertThat(copy.retention()).isEqualTo(retention);
+    assertThat(copy.versions()).containsEntry("kiln", "9");
+    assertThat(copy.directory()).isEqualTo(store.directory());
+  }
 }

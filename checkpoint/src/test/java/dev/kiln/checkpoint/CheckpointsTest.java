@@ -18,75 +18,79 @@ import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointsTest {
 
-    @TempDir
-    Path dir;
+  @TempDir Path dir;
 
-    private NDManager manager;
+  private NDManager manager;
 
-    @BeforeEach
-    void setUp() {
-        manager = NDManager.newBaseManager();
+  @BeforeEach
+  void setUp() {
+    manager = NDManager.newBaseManager();
+  }
+
+  @AfterEach
+  void tearDown() {
+    manager.close();
+  }
+
+  @Test
+  void saveThenLoadLatestRoundTripsTensorsAndMetadata() {
+    NDArray weight = manager.randomNormal(new ai.djl.ndarray.types.Shape(4, 3));
+    Checkpoints.save(
+        dir, Map.of("fc.weight", weight), Map.of("epoch", 3, "best", 0.91, "tags", List.of("a")));
+
+    LoadedCheckpoint loaded = Checkpoints.loadLatest(dir, manager).orElseThrow();
+
+    assertThat(loaded.tensors()).containsOnlyKeys("fc.weight");
+    assertThat(loaded.tensors().get("fc.weight").toFloatArray())
+        .containsExactly(weight.toFloatArray());
+    assertThat(loaded.metadata()).isEqualTo(Map.of("epoch", 3, "best", 0.91, "tags", List.of("a")));
+    assertThat(loaded.checkpoint().step()).isEqualTo(1);
+  }
+
+  @Test
+  void successiveSavesNumberStepsAndLoadTheNewest() {
+    for (int i = 1; i <= 5; i++) {
+      Checkpoints.save(dir, Map.of("x", manager.create(new float[] {i})), Map.of("i", i));
     }
 
-    @AfterEach
-    void tearDown() {
-        manager.close();
-    }
+    LoadedCheckpoint loaded = Checkpoints.loadLatest(dir, manager).orElseThrow();
 
-    @Test
-    void saveThenLoadLatestRoundTripsTensorsAndMetadata() {
-        NDArray weight = manager.randomNormal(new ai.djl.ndarray.types.Shape(4, 3));
-        Checkpoints.save(dir, Map.of("fc.weight", weight), Map.of("epoch", 3, "best", 0.91, "tags", List.of("a")));
+    assertThat(loaded.checkpoint().step()).isEqualTo(5);
+    assertThat(loaded.tensors().get("x").toFloatArray()).containsExactly(5f);
+    assertThat(CheckpointStore.builder(dir).build().list()).hasSize(3); // default retention
+  }
 
-        LoadedCheckpoint loaded = Checkpoints.loadLatest(dir, manager).orElseThrow();
+  @Test
+  void loadLatestFallsBackPastADamagedCheckpoint() throws IOException {
+    Checkpoints.save(dir, 1, 100, Map.of("x", manager.create(new float[] {1f})), Map.of());
+    Checkpoint newer =
+        Checkpoints.save(dir, 2, 200, Map.of("x", manager.create(new float[] {2f})), Map.of());
+    flipByte(
+        newer.file(Checkpoints.TENSORS_FILE), Files.size(newer.file(Checkpoints.TENSORS_FILE)) - 1);
 
-        assertThat(loaded.tensors()).containsOnlyKeys("fc.weight");
-        assertThat(loaded.tensors().get("fc.weight").toFloatArray()).containsExactly(weight.toFloatArray());
-        assertThat(loaded.metadata()).isEqualTo(Map.of("epoch", 3, "best", 0.91, "tags", List.of("a")));
-        assertThat(loaded.checkpoint().step()).isEqualTo(1);
-    }
+    LoadedCheckpoint loaded = Checkpoints.loadLatest(dir, manager).orElseThrow();
 
-    @Test
-    void successiveSavesNumberStepsAndLoadTheNewest() {
-        for (int i = 1; i <= 5; i++) {
-            Checkpoints.save(dir, Map.of("x", manager.create(new float[] {i})), Map.of("i", i));
-        }
+    assertThat(loaded.checkpoint().step()).isEqualTo(100);
+    assertThat(loaded.tensors().get("x").toFloatArray()).containsExactly(1f);
+  }
 
-        LoadedCheckpoint loaded = Checkpoints.loadLatest(dir, manager).orElseThrow();
+  @Test
+  void loadLatestOfMissingDirectoryIsEmptyAndCreatesNothing() {
+    Path missing = dir.resolve("nothing-here");
 
-        assertThat(loaded.checkpoint().step()).isEqualTo(5);
-        assertThat(loaded.tensors().get("x").toFloatArray()).containsExactly(5f);
-        assertThat(CheckpointStore.builder(dir).build().list()).hasSize(3); // default retention
-    }
+    assertThat(Checkpoints.loadLatest(missing, manager)).isEmpty();
+    assertThat(missing).doesNotExist();
+  }
 
-    @Test
-    void loadLatestFallsBackPastADamagedCheckpoint() throws IOException {
-        Checkpoints.save(dir, 1, 100, Map.of("x", manager.create(new float[] {1f})), Map.of());
-        Checkpoint newer = Checkpoints.save(dir, 2, 200, Map.of("x", manager.create(new float[] {2f})), Map.of());
-        flipByte(newer.file(Checkpoints.TENSORS_FILE), Files.size(newer.file(Checkpoints.TENSORS_FILE)) - 1);
+  @Test
+  void loadLatestOfCheckpointWithoutTensorsExplains() {
+    CheckpointStore.builder(dir)
+        .build()
+        .save(CheckpointRequest.of(0, 1), d -> Files.writeString(d.resolve("other.txt"), "x"));
 
-        LoadedCheckpoint loaded = Checkpoints.loadLatest(dir, manager).orElseThrow();
-
-        assertThat(loaded.checkpoint().step()).isEqualTo(100);
-        assertThat(loaded.tensors().get("x").toFloatArray()).containsExactly(1f);
-    }
-
-    @Test
-    void loadLatestOfMissingDirectoryIsEmptyAndCreatesNothing() {
-        Path missing = dir.resolve("nothing-here");
-
-        assertThat(Checkpoints.loadLatest(missing, manager)).isEmpty();
-        assertThat(missing).doesNotExist();
-    }
-
-    @Test
-    void loadLatestOfCheckpointWithoutTensorsExplains() {
-        CheckpointStore.builder(dir).build()
-                .save(CheckpointRequest.of(0, 1), d -> Files.writeString(d.resolve("other.txt"), "x"));
-
-        assertThatThrownBy(() -> Checkpoints.loadLatest(dir, manager))
-                .isInstanceOf(CheckpointException.class)
-                .hasMessageContaining("has no tensors.ndlist")
-                .hasMessageContaining("read it with CheckpointStore");
-    }
+    assertThatThrownBy(() -> Checkpoints.loadLatest(dir, manager))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("has no tensors.ndlist")
+        .hasMessageContaining("read it with CheckpointStore");
+  }
 }

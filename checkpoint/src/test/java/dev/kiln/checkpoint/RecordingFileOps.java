@@ -8,78 +8,80 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Records every operation as {@code "<op> <file name>"}, then either performs it on the real file system or, at the
- * chosen call, throws instead.
+ * Records every operation as {@code "<op> <file name>"}, then either performs it on the real file
+ * system or, at the chosen call, throws instead.
  */
 final class RecordingFileOps implements FileOps {
 
-    private final FileOps delegate = FileOps.system();
-    private final List<String> calls = new ArrayList<>();
-    private int failAtCall = -1;
-    private IOException failure;
+  private final FileOps delegate = FileOps.system();
+  private final List<String> calls = new ArrayList<>();
+  private int failAtCall = -1;
+  private IOException failure;
 
-    /** Makes call number {@code index} (0-based, counting every operation) throw {@code failure} once. */
-    RecordingFileOps failAt(int index, IOException failure) {
-        this.failAtCall = index;
-        this.failure = failure;
-        return this;
-    }
+  /**
+   * Makes call number {@code index} (0-based, counting every operation) throw {@code failure} once.
+   */
+  RecordingFileOps failAt(int index, IOException failure) {
+    this.failAtCall = index;
+    this.failure = failure;
+    return this;
+  }
 
-    synchronized List<String> calls() {
-        return List.copyOf(calls);
-    }
+  synchronized List<String> calls() {
+    return List.copyOf(calls);
+  }
 
-    synchronized void clear() {
-        calls.clear();
-    }
+  synchronized void clear() {
+    calls.clear();
+  }
 
-    private synchronized void record(String op, Path path) throws IOException {
-        int index = calls.size();
-        calls.add(op + " " + path.getFileName());
-        if (index == failAtCall) {
-            throw failure;
-        }
+  private synchronized void record(String op, Path path) throws IOException {
+    int index = calls.size();
+    calls.add(op + " " + path.getFileName());
+    if (index == failAtCall) {
+      throw failure;
     }
+  }
 
-    @Override
-    public void createDirectory(Path dir) throws IOException {
-        record("mkdir", dir);
-        delegate.createDirectory(dir);
-    }
+  @Override
+  public void createDirectory(Path dir) throws IOException {
+    record("mkdir", dir);
+    delegate.createDirectory(dir);
+  }
 
-    @Override
-    public OutputStream newOutputStream(Path file) throws IOException {
-        record("open", file);
-        return delegate.newOutputStream(file);
-    }
+  @Override
+  public OutputStream newOutputStream(Path file) throws IOException {
+    record("open", file);
+    return delegate.newOutputStream(file);
+  }
 
-    @Override
-    public void writeDurably(Path file, byte[] bytes) throws IOException {
-        record("write", file);
-        delegate.writeDurably(file, bytes);
-    }
+  @Override
+  public void writeDurably(Path file, byte[] bytes) throws IOException {
+    record("write", file);
+    delegate.writeDurably(file, bytes);
+  }
 
-    @Override
-    public void fsyncFile(Path file) throws IOException {
-        record("fsync", file);
-        delegate.fsyncFile(file);
-    }
+  @Override
+  public void fsyncFile(Path file) throws IOException {
+    record("fsync", file);
+    delegate.fsyncFile(file);
+  }
 
-    @Override
-    public void fsyncDirectory(Path dir) throws IOException {
-        record("fsyncdir", dir);
-        delegate.fsyncDirectory(dir);
-    }
+  @Override
+  public void fsyncDirectory(Path dir) throws IOException {
+    record("fsyncdir", dir);
+    delegate.fsyncDirectory(dir);
+  }
 
-    @Override
-    public void atomicMove(Path source, Path target) throws IOException {
-        record("move " + source.getFileName() + " ->", target);
-        delegate.atomicMove(source, target);
-    }
+  @Override
+  public void atomicMove(Path source, Path target) throws IOException {
+    record("move " + source.getFileName() + " ->", target);
+    delegate.atomicMove(source, target);
+  }
 
-    @Override
-    public void deleteRecursively(Path path) throws IOException {
-        record("delete", path);
-        delegate.deleteRecursively(path);
-    }
+  @Override
+  public void deleteRecursively(Path path) throws IOException {
+    record("delete", path);
+    delegate.deleteRecursively(path);
+  }
 }

@@ -28,26 +28,26 @@ import java.util.Objects;
  * name does not matter). Only regular files and directories are extracted; file permissions and
  * times are not restored.
  *
- * <p><b>Safety.</b> An entry whose path is absolute or climbs out of the target ({@code ../}),
- * and any symbolic or hard link, fails the whole staging with an error that names the entry;
- * nothing is ever written outside the target. Corrupt and truncated archives (bad tar checksums,
- * zip CRCs, a gzip stream cut short, a zip whose central directory is missing) fail the same way.
+ * <p><b>Safety.</b> An entry whose path is absolute or climbs out of the target ({@code ../}), and
+ * any symbolic or hard link, fails the whole staging with an error that names the entry; nothing is
+ * ever written outside the target. Corrupt and truncated archives (bad tar checksums, zip CRCs, a
+ * gzip stream cut short, a zip whose central directory is missing) fail the same way.
  *
  * <p><b>Atomicity.</b> The archive is extracted into a hidden sibling directory, {@code
- * .<target-name>.partial-<random>}; each file is flushed to the device, a completion marker
- * {@code .kiln-staged.json} listing every file and its size is written last, and only then is the
+ * .<target-name>.partial-<random>}; each file is flushed to the device, a completion marker {@code
+ * .kiln-staged.json} listing every file and its size is written last, and only then is the
  * directory renamed to the target. A session that dies mid-way leaves only the hidden directory,
  * which the next {@link #stage()} deletes; the target is never half-extracted. The target belongs
  * to staging: when it is replaced, files you added to it are deleted with it. A target that exists
  * without a marker (unpacked by hand, or by an older tool) is replaced only if everything in it
  * also comes from the archive; otherwise staging refuses rather than delete your files.
  *
- * <p><b>Reuse.</b> {@link #stage()} returns at once, without reading the archive, when the
- * target's marker matches the archive — same size and modification time, or, when {@link
+ * <p><b>Reuse.</b> {@link #stage()} returns at once, without reading the archive, when the target's
+ * marker matches the archive — same size and modification time, or, when {@link
  * Builder#sha256(String)} is given, same size and the digest that was verified when it was
- * extracted — and every listed file is present with its recorded size. Otherwise it extracts
- * again; the old copy is removed only after the new one is in place, so a failure (a full disk, a
- * corrupt archive) leaves the previous copy as it was.
+ * extracted — and every listed file is present with its recorded size. Otherwise it extracts again;
+ * the old copy is removed only after the new one is in place, so a failure (a full disk, a corrupt
+ * archive) leaves the previous copy as it was.
  *
  * <p>Several threads or processes may stage into the same target at once: a lock file {@code
  * .<target-name>.lock} next to the target lets one extract while the others wait, then reuse.
@@ -70,7 +70,9 @@ public final class DatasetStaging {
     this.sha256 = b.sha256;
     this.progress = b.progress;
     this.terminal =
-        b.progress != null && System.console() != null && (b.progress == System.err || b.progress == System.out);
+        b.progress != null
+            && System.console() != null
+            && (b.progress == System.err || b.progress == System.out);
     this.clock = b.clock;
     this.fileOps = b.fileOps;
   }
@@ -145,15 +147,16 @@ public final class DatasetStaging {
       Objects.requireNonNull(target, "target == null");
       Path absolute = target.toAbsolutePath().normalize();
       if (absolute.getParent() == null) {
-        throw new IllegalArgumentException("target is a file system root (" + target + "); give a directory below it");
+        throw new IllegalArgumentException(
+            "target is a file system root (" + target + "); give a directory below it");
       }
       this.target = absolute;
     }
 
     /**
      * The archive's expected SHA-256, as 64 hexadecimal digits (as printed by {@code sha256sum}).
-     * It is computed while the archive is extracted, at no extra read; a mismatch fails staging.
-     * A staged copy made with this digest is then reused even if the archive's modification time
+     * It is computed while the archive is extracted, at no extra read; a mismatch fails staging. A
+     * staged copy made with this digest is then reused even if the archive's modification time
      * changes (a fresh copy of the same file). Default: none — reuse is then decided by the
      * archive's size and modification time.
      */
@@ -162,7 +165,9 @@ public final class DatasetStaging {
       String digest = sha256.trim().toLowerCase(Locale.ROOT);
       if (!digest.matches("[0-9a-f]{64}")) {
         throw new IllegalArgumentException(
-            "sha256 must be 64 hexadecimal digits (the first word sha256sum prints), got '" + sha256 + "'");
+            "sha256 must be 64 hexadecimal digits (the first word sha256sum prints), got '"
+                + sha256
+                + "'");
       }
       this.sha256 = digest;
       return this;
@@ -179,7 +184,9 @@ public final class DatasetStaging {
       return this;
     }
 
-    /** The clock for progress rates and {@link Staged#elapsed()}. Default: the system clock (UTC). */
+    /**
+     * The clock for progress rates and {@link Staged#elapsed()}. Default: the system clock (UTC).
+     */
     public Builder clock(Clock clock) {
       this.clock = Objects.requireNonNull(clock, "clock == null");
       return this;

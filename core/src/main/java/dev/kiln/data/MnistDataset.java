@@ -41,8 +41,8 @@ import org.slf4j.LoggerFactory;
  * 0..9, so that DJL's default stack batchifier makes labels of shape (batch) as {@code
  * Loss.softmaxCrossEntropyLoss()} and {@code Accuracy} expect.
  *
- * <p>The files are read once, in {@link Builder#build()}; the pixels stay in memory as bytes (47
- * MB for the 60,000 training images) and each record's arrays are made on demand, so {@link
+ * <p>The files are read once, in {@link Builder#build()}; the pixels stay in memory as bytes (47 MB
+ * for the 60,000 training images) and each record's arrays are made on demand, so {@link
  * #get(NDManager, long)} may be called from several threads. {@link #prepare(Progress)} does
  * nothing. The sampling inherited from {@link RandomAccessDataset} (used only by {@code getData})
  * is sequential with batches of one; Kiln's trainer batches and shuffles by itself through {@link
@@ -129,9 +129,8 @@ public final class MnistDataset extends RandomAccessDataset implements BatchSour
   }
 
   /**
-   * The images at {@code indices} as one float32 array of shape (n, 1, 28, 28) and their classes
-   * as one of shape (n): equal to stacking {@link #get} records, with two arrays made instead of
-   * 2n.
+   * The images at {@code indices} as one float32 array of shape (n, 1, 28, 28) and their classes as
+   * one of shape (n): equal to stacking {@link #get} records, with two arrays made instead of 2n.
    */
   @Override
   public NDList[] batch(NDManager manager, long[] indices) {
@@ -146,7 +145,9 @@ public final class MnistDataset extends RandomAccessDataset implements BatchSour
       }
       classes[b] = labels[i];
     }
-    NDArray data = manager.create(values, new Shape(indices.length, 1, IMAGE_SHAPE.get(1), IMAGE_SHAPE.get(2)));
+    NDArray data =
+        manager.create(
+            values, new Shape(indices.length, 1, IMAGE_SHAPE.get(1), IMAGE_SHAPE.get(2)));
     NDArray label = manager.create(classes, new Shape(indices.length));
     return new NDList[] {new NDList(data), new NDList(label)};
   }
@@ -192,8 +193,13 @@ public final class MnistDataset extends RandomAccessDataset implements BatchSour
 
   @Override
   public String toString() {
-    return "MnistDataset{" + split.name().toLowerCase(Locale.ROOT) + ", " + count + " images from "
-        + directory + "}";
+    return "MnistDataset{"
+        + split.name().toLowerCase(Locale.ROOT)
+        + ", "
+        + count
+        + " images from "
+        + directory
+        + "}";
   }
 
   private int checkIndex(long index) {
@@ -260,16 +266,23 @@ public final class MnistDataset extends RandomAccessDataset implements BatchSour
       Path imagesFile = find("images", "images-idx3-ubyte");
       Path labelsFile = find("labels", "labels-idx1-ubyte");
       IdxFile.Contents images =
-          IdxFile.read(imagesFile, "images", IdxFile.IMAGES_MAGIC, new int[] {ROWS, COLUMNS}, limit);
+          IdxFile.read(
+              imagesFile, "images", IdxFile.IMAGES_MAGIC, new int[] {ROWS, COLUMNS}, limit);
       IdxFile.Contents labels =
           IdxFile.read(labelsFile, "labels", IdxFile.LABELS_MAGIC, new int[0], limit);
       if (images.declaredCount() != labels.declaredCount()) {
         throw new MnistFormatException(
             labelsFile,
-            imagesFile + " declares " + images.declaredCount() + " images but " + labelsFile
-                + " declares " + labels.declaredCount()
+            imagesFile
+                + " declares "
+                + images.declaredCount()
+                + " images but "
+                + labelsFile
+                + " declares "
+                + labels.declaredCount()
                 + " labels — the two files come from different splits or datasets; put the"
-                + " matching pair in " + directory);
+                + " matching pair in "
+                + directory);
       }
       byte[] labelBytes = labels.data();
       for (int i = 0; i < labelBytes.length; i++) {
@@ -277,7 +290,11 @@ public final class MnistDataset extends RandomAccessDataset implements BatchSour
         if (label >= CLASSES) {
           throw new MnistFormatException(
               labelsFile,
-              labelsFile + " has label " + label + " at index " + i
+              labelsFile
+                  + " has label "
+                  + label
+                  + " at index "
+                  + i
                   + ", outside 0..9 — the file is corrupt or not MNIST labels; download it again");
         }
       }
@@ -324,9 +341,17 @@ public final class MnistDataset extends RandomAccessDataset implements BatchSour
       throw new NoSuchFileException(
           directory.resolve(split.prefixes.get(0) + "-" + suffix + ".gz").toString(),
           null,
-          "no " + split.name().toLowerCase(Locale.ROOT) + " " + what + " file in " + directory
-              + " (looked for " + String.join(", ", tried) + "); the directory holds "
-              + listing() + " — put the missing file there, or pass the directory that holds"
+          "no "
+              + split.name().toLowerCase(Locale.ROOT)
+              + " "
+              + what
+              + " file in "
+              + directory
+              + " (looked for "
+              + String.join(", ", tried)
+              + "); the directory holds "
+              + listing()
+              + " — put the missing file there, or pass the directory that holds"
               + " all four MNIST files");
     }
 
@@ -338,8 +363,7 @@ public final class MnistDataset extends RandomAccessDataset implements BatchSour
           return "nothing";
         }
         if (names.size() > 12) {
-          return String.join(", ", names.subList(0, 12)) + " and " + (names.size() - 12)
-              + " more";
+          return String.join(", ", names.subList(0, 12)) + " and " + (names.size() - 12) + " more";
         }
         return String.join(", ", names);
       }
@@ -347,7 +371,8 @@ public final class MnistDataset extends RandomAccessDataset implements BatchSour
   }
 
   /** The sampling DJL's base class insists on; unused by Kiln, which samples by itself. */
-  private static final class DefaultSampling extends RandomAccessDataset.BaseBuilder<DefaultSampling> {
+  private static final class DefaultSampling
+      extends RandomAccessDataset.BaseBuilder<DefaultSampling> {
     DefaultSampling() {
       setSampling(1, false);
     }

@@ -1,7 +1,6 @@
 package dev.kiln.internal;
 
 import dev.kiln.checkpoint.Checkpoint;
-import dev.kiln.checkpoint.CheckpointException;
 import dev.kiln.checkpoint.CheckpointFile;
 import dev.kiln.checkpoint.CheckpointRequest;
 import dev.kiln.checkpoint.CheckpointStore;
@@ -29,8 +28,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Copies committed checkpoints and the run's logs to durable storage (a mounted drive, a data
- * disk) in the background. Each mirrored checkpoint is verified against the source's checksums and
+ * Copies committed checkpoints and the run's logs to durable storage (a mounted drive, a data disk)
+ * in the background. Each mirrored checkpoint is verified against the source's checksums and
  * committed atomically in a checkpoint store of its own, with the same retention, so the mirror
  * never holds a half-copied checkpoint and never holds none once one was mirrored. Training never
  * waits: when the mirror is slower than training, only the newest pending checkpoint is copied.
@@ -47,8 +46,7 @@ public final class CheckpointMirror implements AutoCloseable {
       return (from, to) -> {
         try (InputStream in = Files.newInputStream(from);
             FileChannel ch =
-                FileChannel.open(
-                    to, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                FileChannel.open(to, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
             OutputStream out = java.nio.channels.Channels.newOutputStream(ch)) {
           in.transferTo(out);
           out.flush();
@@ -262,7 +260,9 @@ public final class CheckpointMirror implements AutoCloseable {
       Path target = to.resolve(from.relativize(f).toString());
       if (Files.exists(target)
           && Files.size(target) == Files.size(f)
-          && !Files.getLastModifiedTime(f).toInstant().isAfter(Files.getLastModifiedTime(target).toInstant())) {
+          && !Files.getLastModifiedTime(f)
+              .toInstant()
+              .isAfter(Files.getLastModifiedTime(target).toInstant())) {
         continue;
       }
       Files.createDirectories(target.getParent());

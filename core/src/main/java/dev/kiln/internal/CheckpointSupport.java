@@ -66,7 +66,8 @@ final class CheckpointSupport implements AutoCloseable {
     Map<String, String> versions = new LinkedHashMap<>();
     versions.put("kiln", Versions.kiln());
     versions.put("djl", Engine.getDjlVersion());
-    versions.put("engine", Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion());
+    versions.put(
+        "engine", Engine.getInstance().getEngineName() + " " + Engine.getInstance().getVersion());
     this.store =
         CheckpointStore.builder(runDirectory.resolve("checkpoints"))
             .retention(retention.build())
@@ -178,8 +179,7 @@ final class CheckpointSupport implements AutoCloseable {
       params.forEach((k, v) -> expected.put(k, v.getShape()));
       NDManager tmp = params.values().iterator().next().getManager().newSubManager();
       try {
-        Map<String, NDArray> saved =
-            TensorFile.read(checkpoint.file(MODEL_FILE), tmp, expected);
+        Map<String, NDArray> saved = TensorFile.read(checkpoint.file(MODEL_FILE), tmp, expected);
         for (Map.Entry<String, NDArray> e : params.entrySet()) {
           NDArray src = saved.get(e.getKey());
           NDArray dst = e.getValue();
@@ -188,7 +188,8 @@ final class CheckpointSupport implements AutoCloseable {
         loop.syncReplicas();
         Map<String, NDArray> optTensors = TensorFile.read(checkpoint.file(OPTIMIZER_FILE), tmp);
         @SuppressWarnings("unchecked")
-        Map<String, Object> scalars = (Map<String, Object>) state.getOrDefault("optimizer_scalars", Map.of());
+        Map<String, Object> scalars =
+            (Map<String, Object>) state.getOrDefault("optimizer_scalars", Map.of());
         if (!TestHooks.skipOptimizerStateOnResume()) {
           loop.optimizerState().load(optTensors, scalars, loop.weights());
         }
@@ -229,7 +230,8 @@ final class CheckpointSupport implements AutoCloseable {
         return Optional.empty();
       }
       case LATEST -> {
-        // Folders, not store.list(): a checkpoint whose manifest is unreadable is still a checkpoint
+        // Folders, not store.list(): a checkpoint whose manifest is unreadable is still a
+        // checkpoint
         // of this run, and must not let a resume silently start a new run over it.
         List<String> existing = checkpointFolders(store.directory());
         Optional<Checkpoint> latest;
@@ -295,8 +297,8 @@ final class CheckpointSupport implements AutoCloseable {
 
   /**
    * Takes the mirror's newest valid checkpoint when it is newer than the local one (a fresh
-   * machine, a lost local disk): copies it, verified, into the local store and brings back the
-   * log files the local run directory lacks, so trackers continue their runs.
+   * machine, a lost local disk): copies it, verified, into the local store and brings back the log
+   * files the local run directory lacks, so trackers continue their runs.
    */
   private Optional<Checkpoint> newestOfLocalAndMirror(Optional<Checkpoint> local) {
     Optional<Checkpoint> remote;
@@ -506,7 +508,9 @@ final class CheckpointSupport implements AutoCloseable {
     }
   }
 
-  /** The final save of an interrupted run, whatever the policy says (unless checkpoints are off). */
+  /**
+   * The final save of an interrupted run, whatever the policy says (unless checkpoints are off).
+   */
   void saveFinal(TrainingLoop loop, String why) {
     if (!policy.enabled()) {
       log.warn("{}: checkpoints are off, so nothing is saved", why);
@@ -557,6 +561,8 @@ final class CheckpointSupport implements AutoCloseable {
 
   /** Mirror statistics for tests and reports: {mirrored, failures}, or empty without a mirror. */
   Optional<long[]> mirrorStats() {
-    return mirror == null ? Optional.empty() : Optional.of(new long[] {mirror.mirrored(), mirror.failures()});
+    return mirror == null
+        ? Optional.empty()
+        : Optional.of(new long[] {mirror.mirrored(), mirror.failures()});
   }
 }

@@ -49,10 +49,12 @@ public record DeviceSpec(Kind kind, List<Integer> gpuIndices, int firstN, String
       if (!m.matches()) {
         throw bad(text);
       }
-      String digits = m.group(1) != null ? m.group(1) : m.group(2) != null ? m.group(2) : m.group(3);
+      String digits =
+          m.group(1) != null ? m.group(1) : m.group(2) != null ? m.group(2) : m.group(3);
       int index = Integer.parseInt(digits);
       if (indices.contains(index)) {
-        throw new IllegalArgumentException("devices lists gpu(" + index + ") twice: '" + text + "'");
+        throw new IllegalArgumentException(
+            "devices lists gpu(" + index + ") twice: '" + text + "'");
       }
       indices.add(index);
     }

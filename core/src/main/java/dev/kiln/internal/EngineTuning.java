@@ -9,9 +9,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Process settings measured to speed up DJL training on CPU (see bench/README.md): glibc malloc
- * thresholds that stop freed tensor memory from being returned to the kernel and faulted back in
- * on the next step (15–20% of a CPU epoch). Applied once, before the engine loads; effective only
- * on Linux with glibc. Trade-off: the process keeps its peak memory.
+ * thresholds that stop freed tensor memory from being returned to the kernel and faulted back in on
+ * the next step (15–20% of a CPU epoch). Applied once, before the engine loads; effective only on
+ * Linux with glibc. Trade-off: the process keeps its peak memory.
  */
 public final class EngineTuning {
   private static final Logger log = LoggerFactory.getLogger(EngineTuning.class);
@@ -41,7 +41,10 @@ public final class EngineTuning {
           libc.mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1
               & libc.mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1
               & libc.mallopt(M_TOP_PAD, 256 << 20) == 1;
-      log.debug("glibc malloc tuned for training (mmap threshold 32 MiB, trim 1 GiB, top pad 256 MiB): {}", ok);
+      log.debug(
+          "glibc malloc tuned for training (mmap threshold 32 MiB, trim 1 GiB, top pad 256 MiB):"
+              + " {}",
+          ok);
       return ok;
     } catch (UnsatisfiedLinkError | RuntimeException e) {
       log.debug("malloc tuning not applied: {}", e.toString());

@@ -28,7 +28,11 @@ public interface GpuProbe {
       @Override
       public String name(int index) {
         try {
-          return "CUDA GPU " + index + " (compute capability " + CudaUtils.getComputeCapability(index) + ")";
+          return "CUDA GPU "
+              + index
+              + " (compute capability "
+              + CudaUtils.getComputeCapability(index)
+              + ")";
         } catch (RuntimeException | LinkageError e) {
           return "CUDA GPU " + index;
         }

@@ -25,7 +25,8 @@ public final class ProgressBar {
   }
 
   /** Reports batch {@code done} of the epoch (1-based), with running loss and throughput. */
-  public void update(long done, double runningLoss, double samplesPerSec, double etaSeconds, long nowNanos) {
+  public void update(
+      long done, double runningLoss, double samplesPerSec, double etaSeconds, long nowNanos) {
     if (terminal) {
       if (done != total && nowNanos - lastDrawNanos < 100_000_000L) {
         return;
@@ -33,7 +34,10 @@ public final class ProgressBar {
       lastDrawNanos = nowNanos;
       int width = 30;
       int filled = (int) (width * done / Math.max(1, total));
-      String bar = "=".repeat(filled) + (filled < width ? ">" : "") + " ".repeat(Math.max(0, width - filled - 1));
+      String bar =
+          "=".repeat(filled)
+              + (filled < width ? ">" : "")
+              + " ".repeat(Math.max(0, width - filled - 1));
       out.print(
           String.format(
               Locale.ROOT,

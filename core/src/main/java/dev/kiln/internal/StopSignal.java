@@ -89,7 +89,10 @@ final class StopSignal {
       double left = (deadline.toEpochMilli() - clock.millis()) / 1000.0;
       double need = 2 * estimatedSaveSeconds + 2 * stepSeconds + DEADLINE_MARGIN_SECONDS;
       if (left <= need) {
-        reason = String.format("deadline %s in %.0f s, a save needs about %.0f s", deadline, left, estimatedSaveSeconds);
+        reason =
+            String.format(
+                "deadline %s in %.0f s, a save needs about %.0f s",
+                deadline, left, estimatedSaveSeconds);
         return true;
       }
     }

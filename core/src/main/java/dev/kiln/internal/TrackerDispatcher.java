@@ -51,8 +51,8 @@ public final class TrackerDispatcher implements AutoCloseable {
   /**
    * Sends run start to every tracker and waits up to {@code timeout} for them to accept it.
    *
-   * @return tracker name to the failure of those that failed to start (they get no more events
-   *     but run end and close)
+   * @return tracker name to the failure of those that failed to start (they get no more events but
+   *     run end and close)
    */
   public Map<String, Throwable> start(RunStart start, Duration timeout) {
     for (Worker w : workers) {

@@ -22,14 +22,12 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.json.JsonMapper;
 import dev.kiln.EpochResult;
 import dev.kiln.FitResult;
-import dev.kiln.Resume;
 import dev.kiln.TrainerConfig;
 import dev.kiln.TrainingException;
 import dev.kiln.optim.GradientClipping;
 import dev.kiln.optim.OptimizerState;
 import dev.kiln.tracking.DeviceReport;
 import dev.kiln.tracking.ExperimentTracker;
-import dev.kiln.tracking.HistogramRecord;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.ResumeInfo;
 import dev.kiln.tracking.RunEnd;
@@ -98,7 +96,10 @@ public final class TrainingLoop {
   private final StopSignal stop;
 
   public TrainingLoop(
-      Model model, RandomAccessDataset train, RandomAccessDataset validation, TrainerConfig config) {
+      Model model,
+      RandomAccessDataset train,
+      RandomAccessDataset validation,
+      TrainerConfig config) {
     this.model = model;
     this.block = model.getBlock();
     this.train = train;
@@ -113,7 +114,8 @@ public final class TrainingLoop {
       EngineTuning.applyMallocTuning();
     }
     checkDatasets();
-    // Everything that can be checked without touching the disk is checked before anything is written.
+    // Everything that can be checked without touching the disk is checked before anything is
+    // written.
     TrackerLoader loader = new TrackerLoader(Thread.currentThread().getContextClassLoader());
     List<String> names = trackerNames();
     loader.check(names);
@@ -170,7 +172,8 @@ public final class TrainingLoop {
       try {
         checkpoints.close();
       } catch (RuntimeException e) {
-        log.error("A background checkpoint failed while the run was already failing: {}", e.getMessage());
+        log.error(
+            "A background checkpoint failed while the run was already failing: {}", e.getMessage());
       }
       if (optimizerState instanceof AutoCloseable c) {
         try {
@@ -338,7 +341,8 @@ public final class TrainingLoop {
   private void initialize(NDManager runManager) {
     long[] order = order(0);
     try (BatchLoader probe =
-            new BatchLoader(train, order, Math.min(config.batchSize(), order.length), 0, runManager, null, 1);
+            new BatchLoader(
+                train, order, Math.min(config.batchSize(), order.length), 0, runManager, null, 1);
         BatchLoader.LoadedBatch first = probe.next()) {
       Shape[] shapes = first.data().getShapes();
       if (!block.isInitialized()) {
@@ -453,7 +457,13 @@ public final class TrainingLoop {
             : new ProgressBar(out, terminal, epoch + 1, config.epochs(), batches);
     try (BatchLoader loader =
         new BatchLoader(
-            train, order, config.batchSize(), batchInEpoch, runManager, workers, config.prefetch())) {
+            train,
+            order,
+            config.batchSize(),
+            batchInEpoch,
+            runManager,
+            workers,
+            config.prefetch())) {
       while (loader.hasNext()) {
         long t0 = c.nanos();
         BatchLoader.LoadedBatch batch = loader.next();
@@ -564,19 +574,23 @@ public final class TrainingLoop {
     best.forEach((k, v) -> summary.put("best_" + k, v));
     trackers.summary(new Summary(step, summary));
     if (config.histogramEveryEpochs() > 0 && epoch % config.histogramEveryEpochs() == 0) {
-      trackers.histograms(Histograms.of(parameters, devices.get(0), parameterStore, step, config.clock().instant()));
+      trackers.histograms(
+          Histograms.of(
+              parameters, devices.get(0), parameterStore, step, config.clock().instant()));
     }
     trackers.flush();
     tracking += (c.nanos() - tt) / 1e9;
     results.add(new EpochResult(epoch, step, metrics, verdict));
-    return new EpochOutcome(stop.requested(checkpoints.estimatedSaveSeconds()) && epoch < config.epochs());
+    return new EpochOutcome(
+        stop.requested(checkpoints.estimatedSaveSeconds()) && epoch < config.epochs());
   }
 
   private void updateBest(Map<String, Double> metrics) {
     for (Map.Entry<String, Double> e : metrics.entrySet()) {
       String k = e.getKey();
       double v = e.getValue();
-      if (!Double.isFinite(v) || !(k.endsWith("_loss") || k.startsWith(config.validationPrefix() + "_"))) {
+      if (!Double.isFinite(v)
+          || !(k.endsWith("_loss") || k.startsWith(config.validationPrefix() + "_"))) {
         continue;
       }
       boolean lower = k.endsWith("_loss");
@@ -731,7 +745,13 @@ public final class TrainingLoop {
     Device primary = devices.get(0);
     try (BatchLoader loader =
         new BatchLoader(
-            validation, order, config.validationBatchSize(), 0, runManager, workers, config.prefetch())) {
+            validation,
+            order,
+            config.validationBatchSize(),
+            0,
+            runManager,
+            workers,
+            config.prefetch())) {
       while (loader.hasNext()) {
         try (BatchLoader.LoadedBatch batch = loader.next()) {
           NDList x = batch.data().toDevice(primary, false);
@@ -749,7 +769,9 @@ public final class TrainingLoop {
     Map<String, Double> m = new LinkedHashMap<>();
     m.put(prefix + "_loss", lossSum / count);
     for (Evaluator e : config.evaluators()) {
-      m.put(prefix + "_" + e.getName().toLowerCase(Locale.ROOT), (double) e.getAccumulator("validate"));
+      m.put(
+          prefix + "_" + e.getName().toLowerCase(Locale.ROOT),
+          (double) e.getAccumulator("validate"));
     }
     return m;
   }

@@ -37,10 +37,7 @@ public final class Verdict {
               ? "turn on background loading (workers 1 or more)"
               : "raise workers (now " + workers + ") or make the dataset's get() cheaper";
       return String.format(
-          Locale.ROOT,
-          "input-bound: %.0f%% of training waiting for data — %s",
-          100 * data,
-          fix);
+          Locale.ROOT, "input-bound: %.0f%% of training waiting for data — %s", 100 * data, fix);
     }
     if (checkpoint / total >= 0.20) {
       return String.format(

@@ -20,10 +20,10 @@ import java.util.Map;
  * }</pre>
  *
  * <p>The state keeps slots {@code mean} ({@code m}), {@code variance} ({@code v}) and, with
- * AMSGrad, {@code maxVariance}, plus each parameter's update count as scalar {@code
- * "<path>/step"}: a checkpoint restores the bias correction exactly. {@link #newState()} returns an
- * {@link AutoCloseable} state; closing it frees its tensors (they are also freed with the manager
- * of the first parameter it saw).
+ * AMSGrad, {@code maxVariance}, plus each parameter's update count as scalar {@code "<path>/step"}:
+ * a checkpoint restores the bias correction exactly. {@link #newState()} returns an {@link
+ * AutoCloseable} state; closing it frees its tensors (they are also freed with the manager of the
+ * first parameter it saw).
  *
  * <pre>{@code
  * Optimizer adam = Adam.builder().learningRate(1e-3).beta1(0.9).build();
@@ -50,8 +50,8 @@ public final class Adam implements Optimizer {
   }
 
   /**
-   * A builder with PyTorch's defaults: learning rate 1e-3, beta1 0.9, beta2 0.999, eps 1e-8,
-   * weight decay 0, no AMSGrad.
+   * A builder with PyTorch's defaults: learning rate 1e-3, beta1 0.9, beta2 0.999, eps 1e-8, weight
+   * decay 0, no AMSGrad.
    */
   public static Builder builder() {
     return new Builder();

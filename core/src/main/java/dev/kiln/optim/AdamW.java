@@ -46,8 +46,8 @@ public final class AdamW implements Optimizer {
   }
 
   /**
-   * A builder with PyTorch's defaults: learning rate 1e-3, beta1 0.9, beta2 0.999, eps 1e-8,
-   * weight decay 0.01, no AMSGrad.
+   * A builder with PyTorch's defaults: learning rate 1e-3, beta1 0.9, beta2 0.999, eps 1e-8, weight
+   * decay 0.01, no AMSGrad.
    */
   public static Builder builder() {
     return new Builder();

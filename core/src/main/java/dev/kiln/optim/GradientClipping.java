@@ -24,8 +24,8 @@ public final class GradientClipping {
   private GradientClipping() {}
 
   /**
-   * Scales all gradients together so that their global L2 norm is at most about {@code maxNorm},
-   * as PyTorch's {@code clip_grad_norm_}: with {@code norm} the L2 norm of all elements of all
+   * Scales all gradients together so that their global L2 norm is at most about {@code maxNorm}, as
+   * PyTorch's {@code clip_grad_norm_}: with {@code norm} the L2 norm of all elements of all
    * gradients, each gradient is multiplied by {@code maxNorm / (norm + 1e-6)} when that factor is
    * below 1, and left untouched otherwise.
    *

@@ -3,8 +3,8 @@ package dev.kiln.optim;
 import java.util.Map;
 
 /**
- * A learning-rate schedule: a pure function of position, so a resumed run continues it exactly
- * from the saved epoch and step.
+ * A learning-rate schedule: a pure function of position, so a resumed run continues it exactly from
+ * the saved epoch and step.
  *
  * <p>The position {@code t} is the number of completed epochs when the trainer steps the schedule
  * per epoch (PyTorch's {@code scheduler.step()} after each epoch), or the number of completed

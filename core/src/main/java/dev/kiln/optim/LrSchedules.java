@@ -160,8 +160,7 @@ public final class LrSchedules {
 
     @Override
     public Map<String, Object> describe() {
-      return LrSchedules.describe(
-          "cosine", "period", period, "minLearningRate", minLearningRate);
+      return LrSchedules.describe("cosine", "period", period, "minLearningRate", minLearningRate);
     }
   }
 

@@ -40,7 +40,8 @@ public final class ConsoleTracker implements ExperimentTracker {
                 start.resume().get().epoch(),
                 start.resume().get().step(),
                 start.resume().get().checkpoint())
-            : String.format("Run %s (%s) in %s", start.runName(), start.runId(), start.runDirectory()));
+            : String.format(
+                "Run %s (%s) in %s", start.runName(), start.runId(), start.runDirectory()));
     out.println("Devices: " + start.devices().describe());
   }
 

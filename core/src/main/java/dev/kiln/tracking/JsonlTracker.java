@@ -19,10 +19,10 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Appends one JSON object per metrics record to {@code metrics.jsonl} in the run directory:
- * {@code {"kind":"epoch","step":…,"epoch":…,"time":"…",<metric>:<value>,…}}. NaN and infinities
- * are written as the strings {@code "NaN"}, {@code "Infinity"}, {@code "-Infinity"}. Activated by
- * the name {@code jsonl}.
+ * Appends one JSON object per metrics record to {@code metrics.jsonl} in the run directory: {@code
+ * {"kind":"epoch","step":…,"epoch":…,"time":"…",<metric>:<value>,…}}. NaN and infinities are
+ * written as the strings {@code "NaN"}, {@code "Infinity"}, {@code "-Infinity"}. Activated by the
+ * name {@code jsonl}.
  *
  * <p>Lines are fsynced on every {@link #flush()} (epoch end, checkpoint commit). On resume from
  * step S, lines above S, written by the process that crashed, are removed first, so the file reads

@@ -13,7 +13,8 @@ import java.util.Optional;
  * @param time when it ended
  * @param failure for {@link Outcome#FAILED}, the cause as text (type and message); else empty
  */
-public record RunEnd(Outcome outcome, long step, int epoch, Instant time, Optional<String> failure) {
+public record RunEnd(
+    Outcome outcome, long step, int epoch, Instant time, Optional<String> failure) {
 
   /** How a run ended. */
   public enum Outcome {

@@ -166,7 +166,11 @@ class DatasetStagingTest {
     Path archive =
         new StagingTarWriter()
             .gnuLongName(longName, "long")
-            .pax(Map.of("path", "pax/ünïcode-name.txt", "size", String.valueOf(body.length)), "short", 0, body)
+            .pax(
+                Map.of("path", "pax/ünïcode-name.txt", "size", String.valueOf(body.length)),
+                "short",
+                0,
+                body)
             .writeGzTo(drive().resolve("names.tgz"));
 
     Staged staged = staging(archive).build().stage();
@@ -224,7 +228,8 @@ class DatasetStagingTest {
     Map<String, String> changed = new LinkedHashMap<>(FILES);
     changed.put("train/labels/labels.bin", "9876543210");
     tar(changed).writeGzTo(archive);
-    Files.setLastModifiedTime(archive, FileTime.fromMillis(Files.getLastModifiedTime(archive).toMillis() + 5_000));
+    Files.setLastModifiedTime(
+        archive, FileTime.fromMillis(Files.getLastModifiedTime(archive).toMillis() + 5_000));
 
     Staged again = staging(archive).build().stage();
 
@@ -384,7 +389,8 @@ class DatasetStagingTest {
     Path archive = drive().resolve("bad.tar");
     Files.write(archive, tar);
 
-    assertThatThrownBy(() -> staging(archive).build().stage()).hasMessageContaining("checksum mismatch");
+    assertThatThrownBy(() -> staging(archive).build().stage())
+        .hasMessageContaining("checksum mismatch");
     assertThat(siblings()).containsExactly(".data.lock");
   }
 
@@ -397,15 +403,17 @@ class DatasetStagingTest {
 
     assertThatThrownBy(() -> staging(zip("evil.zip", files)).build().stage())
         .hasMessage(
-            "archive entry '../evil.txt' would be written outside " + target()
-                + " — the archive is unsafe; it was not extracted. Remove that entry from the archive"
-                + " (or re-create it from the dataset directory) and try again");
+            "archive entry '../evil.txt' would be written outside "
+                + target()
+                + " — the archive is unsafe; it was not extracted. Remove that entry from the"
+                + " archive (or re-create it from the dataset directory) and try again");
     assertNothingEscaped();
   }
 
   @Test
   void tarEntryClimbingOutThroughADirectoryIsRejected() throws IOException {
-    Path archive = tar(FILES).file("train/../../../evil.txt", "pwned").writeTo(drive().resolve("evil.tar"));
+    Path archive =
+        tar(FILES).file("train/../../../evil.txt", "pwned").writeTo(drive().resolve("evil.tar"));
 
     assertThatThrownBy(() -> staging(archive).build().stage())
         .hasMessageContaining("'train/../../../evil.txt' would be written outside");
@@ -433,7 +441,10 @@ class DatasetStagingTest {
 
   @Test
   void tarHardlinkIsRejected() throws IOException {
-    Path archive = tar(FILES).hardlink("train/passwd", "../../etc/passwd").writeTo(drive().resolve("evil.tar"));
+    Path archive =
+        tar(FILES)
+            .hardlink("train/passwd", "../../etc/passwd")
+            .writeTo(drive().resolve("evil.tar"));
 
     assertThatThrownBy(() -> staging(archive).build().stage())
         .hasMessageContaining("'train/passwd' is a hard link to '../../etc/passwd'");
@@ -507,7 +518,8 @@ class DatasetStagingTest {
         .hasMessageContaining("target is a file system root");
     assertThatThrownBy(() -> DatasetStaging.builder(archive, target()).sha256("abc"))
         .hasMessageContaining("sha256 must be 64 hexadecimal digits");
-    assertThatThrownBy(() -> DatasetStaging.builder(archive, target()).clock(null)).hasMessage("clock == null");
+    assertThatThrownBy(() -> DatasetStaging.builder(archive, target()).clock(null))
+        .hasMessage("clock == null");
   }
 
   @Test
@@ -515,14 +527,16 @@ class DatasetStagingTest {
     Files.createDirectories(target());
     Path archive = new StagingTarWriter().file("a", "b").writeTo(target().resolve("data.tar"));
 
-    assertThatThrownBy(() -> staging(archive).build().stage()).hasMessageContaining("lies inside the target");
+    assertThatThrownBy(() -> staging(archive).build().stage())
+        .hasMessageContaining("lies inside the target");
     assertThat(archive).exists();
   }
 
   // --- helpers -------------------------------------------------------------------------------
 
   private static String sha256(Path file) throws Exception {
-    return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    return HexFormat.of()
+        .formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
   }
 
   /** Rewrites the central-directory record of {@code name} to say "Unix symbolic link". */

@@ -133,7 +133,8 @@ class MnistDatasetTest {
       assertThat(batch[0].head().toFloatArray())
           .containsExactly(Batchifier.STACK.batchify(data).head().toFloatArray());
       assertThat(batch[1].head().toFloatArray()).containsExactly(4f, 3f, 1f);
-      assertThat(batch[1].head().getShape()).isEqualTo(Batchifier.STACK.batchify(labels).head().getShape());
+      assertThat(batch[1].head().getShape())
+          .isEqualTo(Batchifier.STACK.batchify(labels).head().getShape());
     }
   }
 

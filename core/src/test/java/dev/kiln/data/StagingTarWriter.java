@@ -43,7 +43,8 @@ final class StagingTarWriter {
    * A file described by a pax extended header; {@code headerName} and {@code headerSize} go in the
    * ustar header, which the pax records override.
    */
-  StagingTarWriter pax(Map<String, String> records, String headerName, long headerSize, byte[] data) {
+  StagingTarWriter pax(
+      Map<String, String> records, String headerName, long headerSize, byte[] data) {
     StringBuilder body = new StringBuilder();
     for (Map.Entry<String, String> r : records.entrySet()) {
       String rest = " " + r.getKey() + "=" + r.getValue() + "\n";
@@ -54,7 +55,8 @@ final class StagingTarWriter {
       }
       body.append(length + digits).append(rest);
     }
-    entry("PaxHeaders/" + headerName, 'x', body.toString().getBytes(StandardCharsets.UTF_8), "", -1);
+    entry(
+        "PaxHeaders/" + headerName, 'x', body.toString().getBytes(StandardCharsets.UTF_8), "", -1);
     return entry(headerName, '0', data, "", headerSize);
   }
 

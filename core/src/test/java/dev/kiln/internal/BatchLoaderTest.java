@@ -63,7 +63,8 @@ class BatchLoaderTest {
     CountingDataset ds = new CountingDataset(10);
     long[] order = {9, 3, 5, 0, 1, 2, 8, 7, 6, 4};
     AtomicInteger n = new AtomicInteger();
-    ExecutorService pool = Executors.newFixedThreadPool(3, r -> new Thread(r, "worker-" + n.incrementAndGet()));
+    ExecutorService pool =
+        Executors.newFixedThreadPool(3, r -> new Thread(r, "worker-" + n.incrementAndGet()));
     try (NDManager m = NDManager.newBaseManager();
         BatchLoader inline = new BatchLoader(ds, order, 4, 0, m, null, 1);
         BatchLoader background = new BatchLoader(ds, order, 4, 0, m, pool, 4)) {

@@ -6,7 +6,6 @@ import dev.kiln.checkpoint.Checkpoint;
 import dev.kiln.checkpoint.CheckpointRequest;
 import dev.kiln.checkpoint.CheckpointStore;
 import java.io.BufferedReader;
-import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -21,7 +20,9 @@ import org.junit.jupiter.api.io.TempDir;
 class CheckpointMirrorTest {
   @TempDir Path dir;
 
-  /** Child JVM: mirrors checkpoints of growing step from a local store, forever, in small chunks. */
+  /**
+   * Child JVM: mirrors checkpoints of growing step from a local store, forever, in small chunks.
+   */
   public static void main(String[] args) throws Exception {
     Path local = Paths.get(args[0]);
     Path mirror = Paths.get(args[1]);
@@ -32,8 +33,11 @@ class CheckpointMirrorTest {
     CheckpointMirror.Copier chunked =
         (from, to) -> {
           try (var in = Files.newInputStream(from);
-              var ch = java.nio.channels.FileChannel.open(to, java.nio.file.StandardOpenOption.CREATE_NEW,
-                  java.nio.file.StandardOpenOption.WRITE)) {
+              var ch =
+                  java.nio.channels.FileChannel.open(
+                      to,
+                      java.nio.file.StandardOpenOption.CREATE_NEW,
+                      java.nio.file.StandardOpenOption.WRITE)) {
             byte[] buf = new byte[64 << 10];
             int n;
             while ((n = in.read(buf)) > 0) {
@@ -45,7 +49,8 @@ class CheckpointMirrorTest {
     for (long step = 1; ; step++) {
       data[0] = (byte) step;
       Checkpoint c =
-          localStore.save(CheckpointRequest.of(1, step), d -> Files.write(d.resolve("state.bin"), data));
+          localStore.save(
+              CheckpointRequest.of(1, step), d -> Files.write(d.resolve("state.bin"), data));
       CheckpointMirror.copyCheckpoint(c, mirrorStore, chunked);
       System.out.println("mirrored " + step);
       System.out.flush();

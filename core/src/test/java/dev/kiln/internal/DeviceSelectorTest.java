@@ -30,7 +30,8 @@ class DeviceSelectorTest {
   }
 
   DeviceSelector.Selection select(int gpus, String spec) {
-    return new DeviceSelector(fakeGpus(gpus)).select(DeviceSpec.parse(spec), "config", "PyTorch", "2.7.1", 8);
+    return new DeviceSelector(fakeGpus(gpus))
+        .select(DeviceSpec.parse(spec), "config", "PyTorch", "2.7.1", 8);
   }
 
   @Test
@@ -40,7 +41,8 @@ class DeviceSelectorTest {
     assertThat(s.report().reason()).contains("every visible CUDA GPU (2)");
     assertThat(s.report().devices().get(1).name()).isEqualTo("Fake RTX 1");
     assertThat(s.report().devices().get(1).totalMemoryBytes()).isEqualTo(24L << 30);
-    assertThat(s.report().describe()).contains("gpu(1): Fake RTX 1 — memory 24.0 GiB total, 1.0 GiB used");
+    assertThat(s.report().describe())
+        .contains("gpu(1): Fake RTX 1 — memory 24.0 GiB total, 1.0 GiB used");
   }
 
   @Test
@@ -74,7 +76,8 @@ class DeviceSelectorTest {
 
   @Test
   void malformedSpecsAreRejectedNamingTheAcceptedForms() {
-    assertThatThrownBy(() -> DeviceSpec.parse("tpu")).hasMessageContaining("devices must be auto, cpu, gpu(i)");
+    assertThatThrownBy(() -> DeviceSpec.parse("tpu"))
+        .hasMessageContaining("devices must be auto, cpu, gpu(i)");
     assertThatThrownBy(() -> DeviceSpec.parse("gpu(0),gpu(0)")).hasMessageContaining("twice");
     assertThatThrownBy(() -> DeviceSpec.parse("gpu:0")).hasMessageContaining("devices must be");
   }

@@ -23,7 +23,8 @@ class ProgressBarTest {
     }
     String[] lines = text().split("\n");
     assertThat(lines).hasSize(10);
-    assertThat(lines[0]).isEqualTo("Epoch 2/14: batch 10/100 (10%) loss 0.5000 1000 samples/s ETA 0:01");
+    assertThat(lines[0])
+        .isEqualTo("Epoch 2/14: batch 10/100 (10%) loss 0.5000 1000 samples/s ETA 0:01");
     assertThat(lines[9]).startsWith("Epoch 2/14: batch 100/100 (100%)");
   }
 

@@ -12,7 +12,9 @@ class ShardingTest {
   void shardSizesDifferByAtMostOneAndAddUpToTheBatch() {
     assertThat(Sharding.sizes(64, 3)).containsExactly(22, 21, 21);
     assertThat(Sharding.sizes(4, 4)).containsExactly(1, 1, 1, 1);
-    assertThat(Sharding.sizes(2, 4)).as("devices without samples are left out").containsExactly(1, 1);
+    assertThat(Sharding.sizes(2, 4))
+        .as("devices without samples are left out")
+        .containsExactly(1, 1);
   }
 
   @Test

@@ -21,8 +21,14 @@ import org.junit.jupiter.api.Test;
 class TrackerDispatcherTest {
 
   static final RunStart START =
-      new RunStart("abcd1234", "r", Path.of("/tmp/r"), Instant.EPOCH, Map.of(),
-          new DeviceReport("PyTorch", "2.7.1", List.of(), "test", 1), Optional.empty());
+      new RunStart(
+          "abcd1234",
+          "r",
+          Path.of("/tmp/r"),
+          Instant.EPOCH,
+          Map.of(),
+          new DeviceReport("PyTorch", "2.7.1", List.of(), "test", 1),
+          Optional.empty());
 
   static MetricsRecord record(MetricsRecord.Kind kind, long step) {
     return new MetricsRecord(kind, step, 1, Instant.EPOCH, Map.of("loss", 1.0), Map.of());
@@ -35,14 +41,25 @@ class TrackerDispatcherTest {
     final List<MetricsRecord> got = new CopyOnWriteArrayList<>();
     volatile RunEnd end;
 
-    @Override public String name() { return "stuck"; }
-    @Override public void runStarted(RunStart start) { }
-    @Override public void metrics(MetricsRecord record) throws InterruptedException {
+    @Override
+    public String name() {
+      return "stuck";
+    }
+
+    @Override
+    public void runStarted(RunStart start) {}
+
+    @Override
+    public void metrics(MetricsRecord record) throws InterruptedException {
       entered.countDown();
       release.await();
       got.add(record);
     }
-    @Override public void runEnded(RunEnd end) { this.end = end; }
+
+    @Override
+    public void runEnded(RunEnd end) {
+      this.end = end;
+    }
   }
 
   @Test
@@ -59,7 +76,9 @@ class TrackerDispatcherTest {
     d.metrics(record(MetricsRecord.Kind.EPOCH, steps));
     assertThat(d.dropped()).containsEntry("stuck", 100L);
     stuck.release.countDown();
-    d.end(new RunEnd(RunEnd.Outcome.FINISHED, steps, 1, Instant.EPOCH, Optional.empty()), Duration.ofSeconds(30));
+    d.end(
+        new RunEnd(RunEnd.Outcome.FINISHED, steps, 1, Instant.EPOCH, Optional.empty()),
+        Duration.ofSeconds(30));
 
     assertThat(stuck.end).isNotNull();
     assertThat(stuck.got).hasSize(1 + TrackerDispatcher.MAX_QUEUED_STEP_RECORDS + 1);
@@ -72,18 +91,32 @@ class TrackerDispatcherTest {
       throws Exception {
     StuckTracker stuck = new StuckTracker();
     CountDownLatch healthyEnded = new CountDownLatch(1);
-    ExperimentTracker healthy = new ExperimentTracker() {
-      @Override public String name() { return "healthy"; }
-      @Override public void runStarted(RunStart start) { }
-      @Override public void metrics(MetricsRecord record) { }
-      @Override public void runEnded(RunEnd end) { healthyEnded.countDown(); }
-    };
-    TrackerDispatcher d = new TrackerDispatcher(List.of(stuck, healthy), Executors.defaultThreadFactory());
+    ExperimentTracker healthy =
+        new ExperimentTracker() {
+          @Override
+          public String name() {
+            return "healthy";
+          }
+
+          @Override
+          public void runStarted(RunStart start) {}
+
+          @Override
+          public void metrics(MetricsRecord record) {}
+
+          @Override
+          public void runEnded(RunEnd end) {
+            healthyEnded.countDown();
+          }
+        };
+    TrackerDispatcher d =
+        new TrackerDispatcher(List.of(stuck, healthy), Executors.defaultThreadFactory());
     d.start(START, Duration.ofSeconds(10));
     d.metrics(record(MetricsRecord.Kind.STEP, 1));
     stuck.entered.await();
 
-    d.end(new RunEnd(RunEnd.Outcome.FINISHED, 1, 1, Instant.EPOCH, Optional.empty()), Duration.ZERO);
+    d.end(
+        new RunEnd(RunEnd.Outcome.FINISHED, 1, 1, Instant.EPOCH, Optional.empty()), Duration.ZERO);
 
     assertThat(healthyEnded.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
     assertThat(stuck.end).as("the stuck tracker is still stuck").isNull();
@@ -93,17 +126,39 @@ class TrackerDispatcherTest {
   @Test
   void aTrackerThatFailsToStartIsReportedAndGetsNoMoreEventsButItsCloseStillRuns() {
     List<String> calls = new CopyOnWriteArrayList<>();
-    ExperimentTracker failing = new ExperimentTracker() {
-      @Override public String name() { return "failing"; }
-      @Override public void runStarted(RunStart start) { throw new IllegalStateException("no key"); }
-      @Override public void metrics(MetricsRecord record) { calls.add("metrics"); }
-      @Override public void runEnded(RunEnd end) { calls.add("end"); }
-      @Override public void close() { calls.add("close"); }
-    };
+    ExperimentTracker failing =
+        new ExperimentTracker() {
+          @Override
+          public String name() {
+            return "failing";
+          }
+
+          @Override
+          public void runStarted(RunStart start) {
+            throw new IllegalStateException("no key");
+          }
+
+          @Override
+          public void metrics(MetricsRecord record) {
+            calls.add("metrics");
+          }
+
+          @Override
+          public void runEnded(RunEnd end) {
+            calls.add("end");
+          }
+
+          @Override
+          public void close() {
+            calls.add("close");
+          }
+        };
     TrackerDispatcher d = new TrackerDispatcher(List.of(failing), Executors.defaultThreadFactory());
     Map<String, Throwable> failed = d.start(START, Duration.ofSeconds(10));
     d.metrics(record(MetricsRecord.Kind.EPOCH, 1));
-    d.end(new RunEnd(RunEnd.Outcome.FINISHED, 1, 1, Instant.EPOCH, Optional.empty()), Duration.ofSeconds(10));
+    d.end(
+        new RunEnd(RunEnd.Outcome.FINISHED, 1, 1, Instant.EPOCH, Optional.empty()),
+        Duration.ofSeconds(10));
     assertThat(failed).containsOnlyKeys("failing");
     assertThat(failed.get("failing")).hasMessage("no key");
     assertThat(calls).containsExactly("close");

@@ -8,7 +8,9 @@ class VerdictTest {
   @Test
   void waitingForDataMostOfTheTimeIsInputBoundAndNamesTheWorkerCount() {
     assertThat(Verdict.judge(10, 6.3, 1, 0, 0, 1))
-        .isEqualTo("input-bound: 63% of training waiting for data — raise workers (now 1) or make the dataset's get() cheaper");
+        .isEqualTo(
+            "input-bound: 63% of training waiting for data — raise workers (now 1) or make the"
+                + " dataset's get() cheaper");
   }
 
   @Test
@@ -18,7 +20,8 @@ class VerdictTest {
 
   @Test
   void littleWaitingIsComputeBound() {
-    assertThat(Verdict.judge(10, 0.5, 1, 0.01, 0.2, 2)).startsWith("compute-bound: 95% of training computing");
+    assertThat(Verdict.judge(10, 0.5, 1, 0.01, 0.2, 2))
+        .startsWith("compute-bound: 95% of training computing");
   }
 
   @Test

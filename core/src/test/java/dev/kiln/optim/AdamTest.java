@@ -114,7 +114,8 @@ class AdamTest {
     assertThatThrownBy(() -> Adam.builder().beta1(1.0))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessage("beta1 must be in [0, 1): 1.0");
-    assertThatThrownBy(() -> Adam.builder().beta2(-0.1)).hasMessage("beta2 must be in [0, 1): -0.1");
+    assertThatThrownBy(() -> Adam.builder().beta2(-0.1))
+        .hasMessage("beta2 must be in [0, 1): -0.1");
     assertThatThrownBy(() -> Adam.builder().eps(-1e-8))
         .hasMessage("eps must be finite and >= 0: -1.0E-8");
     assertThatThrownBy(() -> Adam.builder().weightDecay(Double.POSITIVE_INFINITY))

@@ -42,7 +42,9 @@ final class Fixtures {
     return f;
   }
 
-  /** Runs {@code steps} steps of {@code optimizer} on one 4-element parameter; its final weights. */
+  /**
+   * Runs {@code steps} steps of {@code optimizer} on one 4-element parameter; its final weights.
+   */
   static float[] run(Optimizer optimizer, int steps, double[] learningRates) {
     try (NDManager manager = NDManager.newBaseManager()) {
       NDArray weight = manager.create(INITIAL.clone());

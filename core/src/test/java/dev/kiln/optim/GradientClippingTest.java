@@ -36,7 +36,8 @@ class GradientClippingTest {
 
     assertThat(norm).isCloseTo(5.0, within(1e-6));
     double factor = 1.0 / (5.0 + 1e-6);
-    assertThat(a.toFloatArray()).containsExactly(new float[] {(float) (3 * factor), 0f}, within(1e-7f));
+    assertThat(a.toFloatArray())
+        .containsExactly(new float[] {(float) (3 * factor), 0f}, within(1e-7f));
     assertThat(b.toFloatArray())
         .containsExactly(new float[] {0f, (float) (-4 * factor), 0f}, within(1e-7f));
   }

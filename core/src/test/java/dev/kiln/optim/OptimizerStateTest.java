@@ -131,7 +131,8 @@ class OptimizerStateTest {
 
     lost.step(Map.of("w", w), Map.of("w", g), 0.01);
 
-    assertThat(w.toFloatArray()).containsExactly(new float[] {1 - 0.0316f, -1 + 0.0316f}, within(1e-4f));
+    assertThat(w.toFloatArray())
+        .containsExactly(new float[] {1 - 0.0316f, -1 + 0.0316f}, within(1e-4f));
   }
 
   @Test
@@ -198,7 +199,8 @@ class OptimizerStateTest {
     Map<String, NDArray> tensors = new HashMap<>(state.saveTensors(manager));
     tensors.put("a/variance", manager.zeros(new Shape(3, 2)));
 
-    assertThatThrownBy(() -> Adam.builder().build().newState().load(tensors, state.saveScalars(), params))
+    assertThatThrownBy(
+            () -> Adam.builder().build().newState().load(tensors, state.saveScalars(), params))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("'a/variance'")
         .hasMessageContaining("(3, 2)")
@@ -213,7 +215,8 @@ class OptimizerStateTest {
     Map<String, NDArray> tensors = new HashMap<>(state.saveTensors(manager));
     tensors.remove("b/deltaAverage");
 
-    assertThatThrownBy(() -> Adadelta.builder().build().newState().load(tensors, state.saveScalars(), params))
+    assertThatThrownBy(
+            () -> Adadelta.builder().build().newState().load(tensors, state.saveScalars(), params))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("parameter 'b'")
         .hasMessageContaining("lacks slot 'b/deltaAverage'");
@@ -232,8 +235,7 @@ class OptimizerStateTest {
     assertThatThrownBy(() -> state.load(Map.of("c/momentum", zeros), Map.of("steps", 1L), params))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("parameter 'c'");
-    assertThatThrownBy(
-            () -> state.load(Map.of(), Map.of("steps", 1L, "learningRate", 0.1), params))
+    assertThatThrownBy(() -> state.load(Map.of(), Map.of("steps", 1L, "learningRate", 0.1), params))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("unknown scalar 'learningRate'");
     assertThatThrownBy(() -> state.load(Map.of(), Map.of(), params))
@@ -250,7 +252,8 @@ class OptimizerStateTest {
     scalars.remove("a/step");
 
     assertThatThrownBy(
-            () -> Adam.builder().build().newState().load(saved.saveTensors(manager), scalars, params))
+            () ->
+                Adam.builder().build().newState().load(saved.saveTensors(manager), scalars, params))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("lacks scalar 'a/step'");
   }

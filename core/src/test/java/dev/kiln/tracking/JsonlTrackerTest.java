@@ -16,13 +16,23 @@ class JsonlTrackerTest {
 
   static RunStart start(Path dir, Optional<ResumeInfo> resume) {
     return new RunStart(
-        "abcd1234", "r", dir, Instant.EPOCH, Map.of(),
-        new DeviceReport("PyTorch", "2.7.1", List.of(), "test", 1), resume);
+        "abcd1234",
+        "r",
+        dir,
+        Instant.EPOCH,
+        Map.of(),
+        new DeviceReport("PyTorch", "2.7.1", List.of(), "test", 1),
+        resume);
   }
 
   static MetricsRecord epoch(long step, int epoch, double loss) {
-    return new MetricsRecord(MetricsRecord.Kind.EPOCH, step, epoch, Instant.EPOCH,
-        Map.of("test_loss", loss, "epoch", (double) epoch), Map.of("verdict", "compute-bound"));
+    return new MetricsRecord(
+        MetricsRecord.Kind.EPOCH,
+        step,
+        epoch,
+        Instant.EPOCH,
+        Map.of("test_loss", loss, "epoch", (double) epoch),
+        Map.of("verdict", "compute-bound"));
   }
 
   @Test
@@ -33,9 +43,10 @@ class JsonlTrackerTest {
     t.metrics(epoch(20, 2, Double.NaN));
     t.flush();
     List<String> lines = Files.readAllLines(dir.resolve("metrics.jsonl"));
-    assertThat(lines).containsExactly(
-        "{\"kind\":\"epoch\",\"step\":10,\"epoch\":1,\"time\":\"1970-01-01T00:00:00Z\",\"test_loss\":0.5,\"verdict\":\"compute-bound\"}",
-        "{\"kind\":\"epoch\",\"step\":20,\"epoch\":2,\"time\":\"1970-01-01T00:00:00Z\",\"test_loss\":\"NaN\",\"verdict\":\"compute-bound\"}");
+    assertThat(lines)
+        .containsExactly(
+            "{\"kind\":\"epoch\",\"step\":10,\"epoch\":1,\"time\":\"1970-01-01T00:00:00Z\",\"test_loss\":0.5,\"verdict\":\"compute-bound\"}",
+            "{\"kind\":\"epoch\",\"step\":20,\"epoch\":2,\"time\":\"1970-01-01T00:00:00Z\",\"test_loss\":\"NaN\",\"verdict\":\"compute-bound\"}");
     t.close();
     t.close();
   }
@@ -47,7 +58,8 @@ class JsonlTrackerTest {
     crashed.metrics(epoch(10, 1, 0.5));
     crashed.metrics(epoch(20, 2, 0.4));
     crashed.flush();
-    Files.writeString(dir.resolve("metrics.jsonl"), "{\"kind\":\"ep", java.nio.file.StandardOpenOption.APPEND);
+    Files.writeString(
+        dir.resolve("metrics.jsonl"), "{\"kind\":\"ep", java.nio.file.StandardOpenOption.APPEND);
 
     JsonlTracker resumed = new JsonlTracker(dir);
     resumed.runStarted(start(dir, Optional.of(new ResumeInfo(10, 1, "ckpt"))));

@@ -39,9 +39,10 @@ public final class CsvTracker implements ExperimentTracker {
   public void runStarted(RunStart start) throws IOException {
     if (start.resume().isPresent() && Files.exists(file)) {
       long step = start.resume().get().step();
-      List<String> kept = Files.readAllLines(file).stream()
-          .filter(l -> l.equals(HEADER) || kept(l, step))
-          .collect(Collectors.toList());
+      List<String> kept =
+          Files.readAllLines(file).stream()
+              .filter(l -> l.equals(HEADER) || kept(l, step))
+              .collect(Collectors.toList());
       Files.write(file, kept); // a crash here loses only rows that can be recomputed
     }
     boolean fresh = !Files.exists(file) || Files.size(file) == 0;
@@ -60,7 +61,8 @@ public final class CsvTracker implements ExperimentTracker {
   public void metrics(MetricsRecord r) throws IOException {
     String kind = r.kind().name().toLowerCase(java.util.Locale.ROOT);
     for (Map.Entry<String, Double> e : new TreeMap<>(r.values()).entrySet()) {
-      out.write(r.step() + "," + r.epoch() + "," + kind + "," + e.getKey() + "," + e.getValue() + "\n");
+      out.write(
+          r.step() + "," + r.epoch() + "," + kind + "," + e.getKey() + "," + e.getValue() + "\n");
     }
   }
 

@@ -104,7 +104,10 @@ public final class DataLocator {
     List<String> missing = missingFiles(directory);
     if (!missing.isEmpty()) {
       throw new UsageException(
-          source + ": " + absence(directory, missing) + " — put the missing files there, or "
+          source
+              + ": "
+              + absence(directory, missing)
+              + " — put the missing files there, or "
               + HOW_TO_GET);
     }
     return directory;
@@ -118,19 +121,24 @@ public final class DataLocator {
   }
 
   /**
-   * The files {@code dev.kiln.data.MnistDataset} needs that {@code directory} lacks, by their
-   * usual names. Accepts the spellings MnistDataset accepts: gzip or not, {@code t10k} or {@code
-   * test}, {@code -idx} or {@code .idx}.
+   * The files {@code dev.kiln.data.MnistDataset} needs that {@code directory} lacks, by their usual
+   * names. Accepts the spellings MnistDataset accepts: gzip or not, {@code t10k} or {@code test},
+   * {@code -idx} or {@code .idx}.
    */
   static List<String> missingFiles(Path directory) {
     List<String> missing = new ArrayList<>();
     if (!Files.isDirectory(directory)) {
-      return List.of("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz");
+      return List.of(
+          "train-images-idx3-ubyte.gz",
+          "train-labels-idx1-ubyte.gz",
+          "t10k-images-idx3-ubyte.gz",
+          "t10k-labels-idx1-ubyte.gz");
     }
-    for (String[] file : new String[][] {
-      {"train", "images-idx3-ubyte"}, {"train", "labels-idx1-ubyte"},
-      {"t10k", "images-idx3-ubyte"}, {"t10k", "labels-idx1-ubyte"}}) {
+    for (String[] file :
+        new String[][] {
+          {"train", "images-idx3-ubyte"}, {"train", "labels-idx1-ubyte"},
+          {"t10k", "images-idx3-ubyte"}, {"t10k", "labels-idx1-ubyte"}
+        }) {
       List<String> prefixes = file[0].equals("t10k") ? List.of("t10k", "test") : List.of("train");
       boolean found = false;
       for (String prefix : prefixes) {

@@ -23,8 +23,8 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * Downloads the four Fashion-MNIST files into a directory, checking each against its published
- * MD5, and skips files already there with the right checksum.
+ * Downloads the four Fashion-MNIST files into a directory, checking each against its published MD5,
+ * and skips files already there with the right checksum.
  *
  * <p>Each file is written to {@code <name>.part} and renamed into place only after its checksum
  * matched, so the directory never holds a partial or corrupt file under the real name.
@@ -86,8 +86,8 @@ public final class FashionMnistDownload {
   }
 
   /**
-   * Makes {@code directory} hold every file with its expected checksum, downloading what is
-   * missing or wrong from the first mirror that serves it.
+   * Makes {@code directory} hold every file with its expected checksum, downloading what is missing
+   * or wrong from the first mirror that serves it.
    *
    * @return {@code directory}
    * @throws IOException naming the file, the mirrors tried and what went wrong with each; files
@@ -116,7 +116,8 @@ public final class FashionMnistDownload {
         }
       }
       if (!done) {
-        throw new IOException("cannot download " + f.getKey() + " (" + String.join("; ", failures) + ")");
+        throw new IOException(
+            "cannot download " + f.getKey() + " (" + String.join("; ", failures) + ")");
       }
     }
     return directory;
@@ -164,7 +165,10 @@ public final class FashionMnistDownload {
       String actual = HexFormat.of().formatHex(md5.digest());
       if (!actual.equals(expectedMd5)) {
         throw new IOException(
-            "checksum mismatch: MD5 " + actual + ", expected " + expectedMd5
+            "checksum mismatch: MD5 "
+                + actual
+                + ", expected "
+                + expectedMd5
                 + " — the download was damaged or the mirror serves other files");
       }
       Files.move(part, target, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
@@ -194,7 +198,8 @@ public final class FashionMnistDownload {
     try {
       return MessageDigest.getInstance("MD5");
     } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException("this JVM has no MD5, which every Java platform must have", e);
+      throw new IllegalStateException(
+          "this JVM has no MD5, which every Java platform must have", e);
     }
   }
 
@@ -224,8 +229,14 @@ public final class FashionMnistDownload {
         String text;
         if (total > 0) {
           int filled = (int) (30 * done / total);
-          text = String.format(Locale.ROOT, "\rDownloading %s [%-30s] %.1f/%.1f MB", name,
-              "=".repeat(filled), mb, total / 1e6);
+          text =
+              String.format(
+                  Locale.ROOT,
+                  "\rDownloading %s [%-30s] %.1f/%.1f MB",
+                  name,
+                  "=".repeat(filled),
+                  mb,
+                  total / 1e6);
         } else {
           text = String.format(Locale.ROOT, "\rDownloading %s %.1f MB", name, mb);
         }
@@ -237,8 +248,13 @@ public final class FashionMnistDownload {
           return;
         }
         lastQuarter = quarter;
-        progress.println(String.format(Locale.ROOT, "Downloading %s: %.1f%s MB", name, mb,
-            total > 0 ? String.format(Locale.ROOT, "/%.1f", total / 1e6) : ""));
+        progress.println(
+            String.format(
+                Locale.ROOT,
+                "Downloading %s: %.1f%s MB",
+                name,
+                mb,
+                total > 0 ? String.format(Locale.ROOT, "/%.1f", total / 1e6) : ""));
       }
     }
   }
@@ -254,7 +270,10 @@ public final class FashionMnistDownload {
 
     private Builder() {}
 
-    /** Mirrors to try in order, each the URI of the directory holding the files. Default {@link #MIRRORS}. */
+    /**
+     * Mirrors to try in order, each the URI of the directory holding the files. Default {@link
+     * #MIRRORS}.
+     */
     public Builder mirrors(List<URI> mirrors) {
       if (mirrors.isEmpty()) {
         throw new IllegalArgumentException("mirrors must not be empty — give at least one URI");
@@ -281,7 +300,9 @@ public final class FashionMnistDownload {
       return this;
     }
 
-    /** Where to draw progress, and whether it is a terminal (bar redrawn in place). Default: none. */
+    /**
+     * Where to draw progress, and whether it is a terminal (bar redrawn in place). Default: none.
+     */
     public Builder progress(PrintStream progress, boolean terminal) {
       this.progress = Objects.requireNonNull(progress, "progress");
       this.terminal = terminal;

@@ -39,9 +39,19 @@ public final class MnistNet {
   /** A new, uninitialized block; {@code Trainer.fit} initializes it from the first batch. */
   public static SequentialBlock newBlock() {
     return new SequentialBlock()
-        .add(Conv2d.builder().setFilters(32).setKernelShape(new Shape(3, 3)).optStride(new Shape(1, 1)).build())
+        .add(
+            Conv2d.builder()
+                .setFilters(32)
+                .setKernelShape(new Shape(3, 3))
+                .optStride(new Shape(1, 1))
+                .build())
         .add(Activation::relu)
-        .add(Conv2d.builder().setFilters(64).setKernelShape(new Shape(3, 3)).optStride(new Shape(1, 1)).build())
+        .add(
+            Conv2d.builder()
+                .setFilters(64)
+                .setKernelShape(new Shape(3, 3))
+                .optStride(new Shape(1, 1))
+                .build())
         .add(Activation::relu)
         .add(Pool.maxPool2dBlock(new Shape(2, 2)))
         .add(Dropout.builder().optRate(0.25f).build())

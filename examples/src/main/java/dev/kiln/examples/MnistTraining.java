@@ -105,7 +105,8 @@ public final class MnistTraining {
               ? staged(options, environment, out)
               : locator.locate(
                   options.data(),
-                  Optional.ofNullable(environment.variables().get(DataLocator.ENVIRONMENT_VARIABLE)));
+                  Optional.ofNullable(
+                      environment.variables().get(DataLocator.ENVIRONMENT_VARIABLE)));
       FitResult result = train(options, data);
       report(result, args, out);
       return EXIT_OK;
@@ -173,15 +174,17 @@ public final class MnistTraining {
   static Path staged(TrainingOptions options, Environment environment, PrintStream out)
       throws IOException {
     Path archive = options.dataArchive().orElseThrow();
-    String name = archive.getFileName().toString().replaceFirst("(\\.tar\\.gz|\\.tgz|\\.tar|\\.zip)$", "");
+    String name =
+        archive.getFileName().toString().replaceFirst("(\\.tar\\.gz|\\.tgz|\\.tar|\\.zip)$", "");
     Path target =
-        options.data().orElse(environment.cacheDirectory().resolveSibling("datasets").resolve(name));
+        options
+            .data()
+            .orElse(environment.cacheDirectory().resolveSibling("datasets").resolve(name));
     DatasetStaging.Staged staged =
         DatasetStaging.builder(archive, target).progress(out).build().stage();
     Path root = staged.directory();
     try (var entries = java.nio.file.Files.list(root)) {
-      List<Path> dirs =
-          entries.filter(java.nio.file.Files::isDirectory).toList();
+      List<Path> dirs = entries.filter(java.nio.file.Files::isDirectory).toList();
       boolean filesAtRoot;
       try (var files = java.nio.file.Files.list(root)) {
         filesAtRoot = files.anyMatch(p -> p.getFileName().toString().contains("-idx"));
@@ -209,7 +212,9 @@ public final class MnistTraining {
     for (String name : names) {
       if (!available.contains(name)) {
         throw new UsageException(
-            "unknown tracker '" + name + "' in --trackers: the trackers on the class path are "
+            "unknown tracker '"
+                + name
+                + "' in --trackers: the trackers on the class path are "
                 + String.join(", ", available)
                 + " — fix the name, or put the jar that provides it on the class path");
       }
@@ -220,7 +225,9 @@ public final class MnistTraining {
     Path metrics = result.runDirectory().resolve("metrics.jsonl");
     if (result.outcome() == RunEnd.Outcome.INTERRUPTED) {
       out.println(
-          "Stopped at step " + result.step() + "; checkpoint "
+          "Stopped at step "
+              + result.step()
+              + "; checkpoint "
               + result.lastCheckpoint().map(Path::toString).orElse("(none: checkpoints are off)"));
       out.println("Resume with: java -jar kiln-examples.jar " + resumeArguments(args));
     } else {
@@ -235,8 +242,13 @@ public final class MnistTraining {
                           e.metric("test_loss"),
                           e.metric("test_acc")))
               .orElse("");
-      out.println("Finished after step " + result.step() + ":" + last + " run directory "
-          + result.runDirectory());
+      out.println(
+          "Finished after step "
+              + result.step()
+              + ":"
+              + last
+              + " run directory "
+              + result.runDirectory());
       if (metrics.toFile().exists()) {
         out.println("Metrics per epoch: " + metrics);
       }
@@ -278,7 +290,10 @@ public final class MnistTraining {
 
   /** What the program reads from its surroundings; replaced in tests. */
   record Environment(
-      Map<String, String> variables, Path systemDataDirectory, Path cacheDirectory, List<URI> mirrors) {
+      Map<String, String> variables,
+      Path systemDataDirectory,
+      Path cacheDirectory,
+      List<URI> mirrors) {
 
     static Environment system() {
       Map<String, String> env = System.getenv();

@@ -95,9 +95,23 @@ public final class TrainingOptions {
 
   private static final List<String> VALUE_FLAGS =
       List.of(
-          "--data", "--epochs", "--limit", "--test-limit", "--batch-size", "--test-batch-size",
-          "--lr", "--gamma", "--workers", "--seed", "--device", "--run-dir", "--checkpoint-every",
-          "--checkpoint-every-steps", "--trackers", "--mirror", "--data-archive");
+          "--data",
+          "--epochs",
+          "--limit",
+          "--test-limit",
+          "--batch-size",
+          "--test-batch-size",
+          "--lr",
+          "--gamma",
+          "--workers",
+          "--seed",
+          "--device",
+          "--run-dir",
+          "--checkpoint-every",
+          "--checkpoint-every-steps",
+          "--trackers",
+          "--mirror",
+          "--data-archive");
 
   private void set(String name, String value) throws UsageException {
     switch (name) {
@@ -153,7 +167,13 @@ public final class TrainingOptions {
     long v = parseLong(name, value);
     if (v < min || v > Integer.MAX_VALUE) {
       throw new UsageException(
-          name + " must be a whole number >= " + min + ", not " + value + " — e.g. " + example(name));
+          name
+              + " must be a whole number >= "
+              + min
+              + ", not "
+              + value
+              + " — e.g. "
+              + example(name));
     }
     return (int) v;
   }
@@ -173,12 +193,19 @@ public final class TrainingOptions {
     try {
       v = Double.parseDouble(value.trim());
     } catch (NumberFormatException e) {
-      throw new UsageException(name + " must be a number, not '" + value + "' — e.g. " + example(name));
+      throw new UsageException(
+          name + " must be a number, not '" + value + "' — e.g. " + example(name));
     }
     if (!Double.isFinite(v) || (inclusive ? v < min : v <= min)) {
       throw new UsageException(
-          name + " must be a finite number " + (inclusive ? ">= " : "> ") + fmt(min) + ", not "
-              + value + " — e.g. " + example(name));
+          name
+              + " must be a finite number "
+              + (inclusive ? ">= " : "> ")
+              + fmt(min)
+              + ", not "
+              + value
+              + " — e.g. "
+              + example(name));
     }
     return v;
   }
@@ -196,7 +223,9 @@ public final class TrainingOptions {
           break; // --trackers "" turns every tracker off
         }
         throw new UsageException(
-            "--trackers '" + value + "' has an empty name — separate names by single commas, e.g. "
+            "--trackers '"
+                + value
+                + "' has an empty name — separate names by single commas, e.g. "
                 + example("--trackers"));
       }
       if (!names.contains(name)) {
@@ -219,7 +248,8 @@ public final class TrainingOptions {
         "  --data DIR                 directory with the four IDX files (default: $KILN_DATA, else",
         "                             /usr/share/datasets/fashion-mnist, else a download into",
         "                             ~/.cache/kiln/fashion-mnist)",
-        "  --data-archive FILE        a .zip/.tar/.tar.gz of the IDX files (e.g. on a mounted drive):",
+        "  --data-archive FILE        a .zip/.tar/.tar.gz of the IDX files (e.g. on a mounted"
+            + " drive):",
         "                             unpacked once to --data, else ~/.cache/kiln/datasets/NAME,",
         "                             verified, and reused while intact",
         "  --limit N                  train on the first N training images (default: all 60,000)",
@@ -237,7 +267,8 @@ public final class TrainingOptions {
         "  --run-dir DIR              where metrics, checkpoints and logs go (default runs/mnist)",
         "  --resume                   continue from the newest valid checkpoint in --run-dir",
         "                             (or --mirror, whichever is newer)",
-        "  --mirror DIR               copy checkpoints and logs to DIR/<run name> in the background",
+        "  --mirror DIR               copy checkpoints and logs to DIR/<run name> in the"
+            + " background",
         "                             (a mounted drive that outlives this machine)",
         "  --checkpoint-every N       checkpoint every N epochs, 0 = only at the end (default 1)",
         "  --checkpoint-every-steps N also checkpoint every N steps, mid-epoch (default 0 = off)",
@@ -339,12 +370,25 @@ public final class TrainingOptions {
 
   @Override
   public String toString() {
-    return "TrainingOptions" + Arrays.asList(
-        "data=" + data, "dataArchive=" + dataArchive, "mirror=" + mirror, "epochs=" + epochs, "limit=" + limit, "testLimit=" + testLimit,
-        "batchSize=" + batchSize, "testBatchSize=" + testBatchSize, "lr=" + learningRate,
-        "gamma=" + gamma, "workers=" + workers, "seed=" + seed, "device=" + device,
-        "runDirectory=" + runDirectory, "resume=" + resume,
-        "checkpointEvery=" + checkpointEveryEpochs, "checkpointEverySteps=" + checkpointEverySteps,
-        "trackers=" + trackers);
+    return "TrainingOptions"
+        + Arrays.asList(
+            "data=" + data,
+            "dataArchive=" + dataArchive,
+            "mirror=" + mirror,
+            "epochs=" + epochs,
+            "limit=" + limit,
+            "testLimit=" + testLimit,
+            "batchSize=" + batchSize,
+            "testBatchSize=" + testBatchSize,
+            "lr=" + learningRate,
+            "gamma=" + gamma,
+            "workers=" + workers,
+            "seed=" + seed,
+            "device=" + device,
+            "runDirectory=" + runDirectory,
+            "resume=" + resume,
+            "checkpointEvery=" + checkpointEveryEpochs,
+            "checkpointEverySteps=" + checkpointEverySteps,
+            "trackers=" + trackers);
   }
 }

@@ -16,8 +16,9 @@ class CsvTrackerContractTest extends ExperimentTrackerContractTest {
   @Override
   protected ExperimentTracker newTracker(Path runDirectory) {
     return new CsvTrackerProvider()
-        .create(new dev.kiln.tracking.TrackerContext(runDirectory, java.util.Map.of(),
-            java.time.Clock.systemUTC()));
+        .create(
+            new dev.kiln.tracking.TrackerContext(
+                runDirectory, java.util.Map.of(), java.time.Clock.systemUTC()));
   }
 
   @Override
@@ -31,17 +32,24 @@ class CsvTrackerContractTest extends ExperimentTrackerContractTest {
 
   @Override
   protected void verifyResumedRun(
-      Path runDirectory, ResumeInfo resume, List<MetricsRecord> sentBefore, List<MetricsRecord> sentAfter)
+      Path runDirectory,
+      ResumeInfo resume,
+      List<MetricsRecord> sentBefore,
+      List<MetricsRecord> sentAfter)
       throws Exception {
     List<String> lines = Files.readAllLines(runDirectory.resolve("metrics.csv"));
     assertThat(lines).filteredOn(l -> l.equals(CsvTracker.HEADER)).hasSize(1);
-    long[] steps =
-        lines.stream().skip(1).mapToLong(l -> Long.parseLong(l.split(",")[0])).toArray();
+    long[] steps = lines.stream().skip(1).mapToLong(l -> Long.parseLong(l.split(",")[0])).toArray();
     for (int i = 1; i < steps.length; i++) {
-      assertThat(steps[i]).as("steps never decrease in metrics.csv").isGreaterThanOrEqualTo(steps[i - 1]);
+      assertThat(steps[i])
+          .as("steps never decrease in metrics.csv")
+          .isGreaterThanOrEqualTo(steps[i - 1]);
     }
     long kept =
-        sentBefore.stream().filter(r -> r.step() <= resume.step()).mapToLong(r -> r.values().size()).sum();
+        sentBefore.stream()
+            .filter(r -> r.step() <= resume.step())
+            .mapToLong(r -> r.values().size())
+            .sum();
     long after = sentAfter.stream().mapToLong(r -> r.values().size()).sum();
     assertThat(steps).hasSize((int) (kept + after));
   }

@@ -16,8 +16,12 @@ class DataLocatorTest {
   private Path complete(String name) throws Exception {
     Path dir = Files.createDirectories(temp.resolve(name));
     for (String f :
-        new String[] {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}) {
+        new String[] {
+          "train-images-idx3-ubyte.gz",
+          "train-labels-idx1-ubyte.gz",
+          "t10k-images-idx3-ubyte.gz",
+          "t10k-labels-idx1-ubyte.gz"
+        }) {
       Files.write(dir.resolve(f), new byte[] {0});
     }
     return dir;
@@ -32,29 +36,36 @@ class DataLocatorTest {
     Path flag = complete("flag");
     Path env = complete("env");
     Path system = complete("system");
-    assertThat(locator(system).locate(Optional.of(flag), Optional.of(env.toString()))).isEqualTo(flag);
+    assertThat(locator(system).locate(Optional.of(flag), Optional.of(env.toString())))
+        .isEqualTo(flag);
   }
 
   @Test
   void kilnDataComesNextThenTheSystemDirectory() throws Exception {
     Path env = complete("env");
     Path system = complete("system");
-    assertThat(locator(system).locate(Optional.empty(), Optional.of(env.toString()))).isEqualTo(env);
+    assertThat(locator(system).locate(Optional.empty(), Optional.of(env.toString())))
+        .isEqualTo(env);
     assertThat(locator(system).locate(Optional.empty(), Optional.empty())).isEqualTo(system);
   }
 
   @Test
   void aCompleteCacheIsUsedWhenNothingElseHasTheData() throws Exception {
     Path cache = complete("cache");
-    assertThat(locator(temp.resolve("none")).locate(Optional.empty(), Optional.empty())).isEqualTo(cache);
+    assertThat(locator(temp.resolve("none")).locate(Optional.empty(), Optional.empty()))
+        .isEqualTo(cache);
   }
 
   @Test
   void otherSpellingsOfTheFileNamesAreAccepted() throws Exception {
     Path dir = Files.createDirectories(temp.resolve("mirror"));
     for (String f :
-        new String[] {"train-images.idx3-ubyte", "train-labels-idx1-ubyte",
-          "test-images-idx3-ubyte.gz", "test-labels.idx1-ubyte.gz"}) {
+        new String[] {
+          "train-images.idx3-ubyte",
+          "train-labels-idx1-ubyte",
+          "test-images-idx3-ubyte.gz",
+          "test-labels.idx1-ubyte.gz"
+        }) {
       Files.write(dir.resolve(f), new byte[] {0});
     }
     assertThat(DataLocator.missingFiles(dir)).isEmpty();

@@ -75,7 +75,8 @@ class FashionMnistDownloadTest {
   }
 
   private FashionMnistDownload download(PrintStream progress) {
-    FashionMnistDownload.Builder b = FashionMnistDownload.builder().mirrors(List.of(base)).files(expected);
+    FashionMnistDownload.Builder b =
+        FashionMnistDownload.builder().mirrors(List.of(base)).files(expected);
     if (progress != null) {
       b.progress(progress, false);
     }
@@ -147,7 +148,11 @@ class FashionMnistDownloadTest {
     URI dead = URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/missing/");
     Path cache = temp.resolve("cache");
 
-    FashionMnistDownload.builder().mirrors(List.of(dead, base)).files(expected).build().downloadTo(cache);
+    FashionMnistDownload.builder()
+        .mirrors(List.of(dead, base))
+        .files(expected)
+        .build()
+        .downloadTo(cache);
 
     assertThat(cache.resolve("train-images-idx3-ubyte.gz")).exists();
   }

@@ -30,9 +30,24 @@ class MnistTrainingCliTest {
     TestData.Run run = TestData.run("--help");
     assertThat(run.status()).isZero();
     assertThat(run.out())
-        .contains("--data", "--epochs", "--limit", "--test-limit", "--batch-size",
-            "--test-batch-size", "--lr", "--gamma", "--workers", "--seed", "--device", "--run-dir",
-            "--resume", "--checkpoint-every", "--checkpoint-every-steps", "--trackers", "Exit status");
+        .contains(
+            "--data",
+            "--epochs",
+            "--limit",
+            "--test-limit",
+            "--batch-size",
+            "--test-batch-size",
+            "--lr",
+            "--gamma",
+            "--workers",
+            "--seed",
+            "--device",
+            "--run-dir",
+            "--resume",
+            "--checkpoint-every",
+            "--checkpoint-every-steps",
+            "--trackers",
+            "Exit status");
   }
 
   @Test
@@ -40,7 +55,10 @@ class MnistTrainingCliTest {
     Path runDir = temp.resolve("run");
     TestData.Run run =
         TestData.run("--data", temp.resolve("missing").toString(), "--run-dir", runDir.toString());
-    assertOneLineError(run, 2, "--data " + temp.resolve("missing") + ": no such directory",
+    assertOneLineError(
+        run,
+        2,
+        "--data " + temp.resolve("missing") + ": no such directory",
         "apt-get install dataset-fashion-mnist");
     assertThat(runDir).doesNotExist();
   }
@@ -51,14 +69,19 @@ class MnistTrainingCliTest {
     Files.write(data.resolve("train-images-idx3-ubyte.gz"), new byte[] {1});
     Path runDir = temp.resolve("run");
     TestData.Run run = TestData.run("--data", data.toString(), "--run-dir", runDir.toString());
-    assertOneLineError(run, 2, "no train-labels-idx1-ubyte.gz, no t10k-images-idx3-ubyte.gz, no t10k-labels-idx1-ubyte.gz");
+    assertOneLineError(
+        run,
+        2,
+        "no train-labels-idx1-ubyte.gz, no t10k-images-idx3-ubyte.gz, no"
+            + " t10k-labels-idx1-ubyte.gz");
     assertThat(runDir).doesNotExist();
   }
 
   @Test
   void withNoDataAnywhereOneLineListsThePlacesTriedAndHowToGetTheData() throws Exception {
     int closedPort;
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+    try (java.net.ServerSocket s =
+        new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       closedPort = s.getLocalPort();
     }
     var environment =
@@ -79,10 +102,12 @@ class MnistTrainingCliTest {
         new TestData.Run(status, "", err.toString()),
         2,
         "no Fashion-MNIST data found; tried --data (not given), KILN_DATA (not set), "
-            + temp.resolve("system") + " (no such directory), a download into "
+            + temp.resolve("system")
+            + " (no such directory), a download into "
             + temp.resolve("cache"),
         "http://127.0.0.1:" + closedPort + "/fashion/train-images-idx3-ubyte.gz",
-        "apt-get install dataset-fashion-mnist", "--data DIR");
+        "apt-get install dataset-fashion-mnist",
+        "--data DIR");
     assertThat(temp.resolve("run")).doesNotExist();
   }
 
@@ -97,8 +122,8 @@ class MnistTrainingCliTest {
     Path runDir = temp.resolve("run");
     TestData.Run run =
         TestData.run("--trackers", "console,tensorbord", "--run-dir", runDir.toString());
-    assertOneLineError(run, 2, "unknown tracker 'tensorbord'", "console", "csv", "jsonl",
-        "tensorboard", "wandb");
+    assertOneLineError(
+        run, 2, "unknown tracker 'tensorbord'", "console", "csv", "jsonl", "tensorboard", "wandb");
     assertThat(runDir).doesNotExist();
   }
 
@@ -114,7 +139,8 @@ class MnistTrainingCliTest {
     TestData.Run first = TestData.run(tiny(data, runDir));
     assertThat(first.status()).as(first.err()).isZero();
     Path checkpoint = onlyCheckpoint(runDir);
-    try (RandomAccessFile f = new RandomAccessFile(checkpoint.resolve("model.ndlist").toFile(), "rw")) {
+    try (RandomAccessFile f =
+        new RandomAccessFile(checkpoint.resolve("model.ndlist").toFile(), "rw")) {
       f.seek(f.length() / 2);
       int b = f.read();
       f.seek(f.length() / 2);
@@ -124,8 +150,8 @@ class MnistTrainingCliTest {
 
     TestData.Run resumed = TestData.run(append(tiny(data, runDir), "--resume"));
 
-    assertOneLineError(resumed, 1, "No valid checkpoint in " + runDir.resolve("checkpoints"),
-        "model.ndlist");
+    assertOneLineError(
+        resumed, 1, "No valid checkpoint in " + runDir.resolve("checkpoints"), "model.ndlist");
     assertThat(TestData.snapshot(runDir)).isEqualTo(before);
   }
 
@@ -172,9 +198,22 @@ class MnistTrainingCliTest {
     }
     Path local = temp.resolve("local/fashion-mnist");
     String[] args = {
-      "--data-archive", archive.toString(), "--data", local.toString(), "--mirror", drive.toString(),
-      "--run-dir", temp.resolve("runs/mirrored").toString(), "--epochs", "1", "--limit", "64",
-      "--test-limit", "64", "--trackers", "jsonl"
+      "--data-archive",
+      archive.toString(),
+      "--data",
+      local.toString(),
+      "--mirror",
+      drive.toString(),
+      "--run-dir",
+      temp.resolve("runs/mirrored").toString(),
+      "--epochs",
+      "1",
+      "--limit",
+      "64",
+      "--test-limit",
+      "64",
+      "--trackers",
+      "jsonl"
     };
 
     TestData.Run run = TestData.run(args);
@@ -189,8 +228,18 @@ class MnistTrainingCliTest {
 
   private static String[] tiny(Path data, Path runDir) {
     return new String[] {
-      "--data", data.toString(), "--run-dir", runDir.toString(), "--epochs", "1", "--limit", "64",
-      "--test-limit", "64", "--trackers", "jsonl"
+      "--data",
+      data.toString(),
+      "--run-dir",
+      runDir.toString(),
+      "--epochs",
+      "1",
+      "--limit",
+      "64",
+      "--test-limit",
+      "64",
+      "--trackers",
+      "jsonl"
     };
   }
 

@@ -69,7 +69,9 @@ class ResumeTest {
         .as("the final checkpoint is taken where SIGTERM stopped epoch 2, mid-epoch")
         .isGreaterThan(STEPS_PER_EPOCH)
         .isLessThan(2 * STEPS_PER_EPOCH);
-    assertThat(TestData.epochRecords(runDir)).extracting(e -> e.get("epoch").asInt()).containsExactly(1);
+    assertThat(TestData.epochRecords(runDir))
+        .extracting(e -> e.get("epoch").asInt())
+        .containsExactly(1);
 
     resumeAndCompare(runDir);
   }
@@ -83,7 +85,8 @@ class ResumeTest {
 
     assertThat(first.finish()).as(first.describe()).isEqualTo(137);
     assertThat(first.output()).doesNotContain("Stopped at step").doesNotContain("Finished");
-    assertThat(newestCheckpointStep(runDir)).isBetween((long) STEPS_PER_EPOCH, 2L * STEPS_PER_EPOCH);
+    assertThat(newestCheckpointStep(runDir))
+        .isBetween((long) STEPS_PER_EPOCH, 2L * STEPS_PER_EPOCH);
 
     resumeAndCompare(runDir);
   }
@@ -144,7 +147,8 @@ class ResumeTest {
     private Child(Process process, Path stderr) {
       this.process = process;
       this.stdout =
-          new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+          new BufferedReader(
+              new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
       this.stderr = stderr;
     }
 
@@ -158,8 +162,7 @@ class ResumeTest {
       command.add(MnistTraining.class.getName());
       command.addAll(List.of(args));
       Path stderr = Files.createTempFile("kiln-child-", ".stderr");
-      Process p =
-          new ProcessBuilder(command).redirectError(stderr.toFile()).start();
+      Process p = new ProcessBuilder(command).redirectError(stderr.toFile()).start();
       return new Child(p, stderr);
     }
 

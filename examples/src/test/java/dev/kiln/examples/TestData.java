@@ -55,8 +55,11 @@ final class TestData {
             dir.relativize(p).toString(),
             Files.isDirectory(p)
                 ? "dir"
-                : Files.size(p) + " bytes, modified " + Files.getLastModifiedTime(p)
-                    + ", md5 " + FashionMnistDownload.md5(p));
+                : Files.size(p)
+                    + " bytes, modified "
+                    + Files.getLastModifiedTime(p)
+                    + ", md5 "
+                    + FashionMnistDownload.md5(p));
       }
     }
     return m;
@@ -73,6 +76,7 @@ final class TestData {
             args,
             new PrintStream(out, true, StandardCharsets.UTF_8),
             new PrintStream(err, true, StandardCharsets.UTF_8));
-    return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    return new Run(
+        status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
   }
 }

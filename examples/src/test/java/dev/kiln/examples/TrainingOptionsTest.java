@@ -34,11 +34,37 @@ class TrainingOptionsTest {
   void everyFlagIsRead() throws Exception {
     TrainingOptions o =
         TrainingOptions.parse(
-            "--data", "/d", "--epochs", "3", "--limit", "640", "--test-limit=200",
-            "--batch-size", "32", "--test-batch-size", "100", "--lr", "0.5", "--gamma", "0.9",
-            "--workers", "0", "--seed", "-7", "--device", "cpu", "--run-dir", "/tmp/run",
-            "--resume", "--checkpoint-every", "2", "--checkpoint-every-steps", "3",
-            "--trackers", "Console, csv", "--verbose");
+            "--data",
+            "/d",
+            "--epochs",
+            "3",
+            "--limit",
+            "640",
+            "--test-limit=200",
+            "--batch-size",
+            "32",
+            "--test-batch-size",
+            "100",
+            "--lr",
+            "0.5",
+            "--gamma",
+            "0.9",
+            "--workers",
+            "0",
+            "--seed",
+            "-7",
+            "--device",
+            "cpu",
+            "--run-dir",
+            "/tmp/run",
+            "--resume",
+            "--checkpoint-every",
+            "2",
+            "--checkpoint-every-steps",
+            "3",
+            "--trackers",
+            "Console, csv",
+            "--verbose");
     assertThat(o.data()).contains(Path.of("/d"));
     assertThat(o.epochs()).isEqualTo(3);
     assertThat(o.limit()).isEqualTo(640);
@@ -62,8 +88,16 @@ class TrainingOptionsTest {
   void theOptionsBecomeTheTrainerConfig() throws Exception {
     var config =
         MnistTraining.config(
-            TrainingOptions.parse("--epochs", "3", "--checkpoint-every-steps", "5", "--resume",
-                "--device", "cpu", "--trackers", "jsonl"));
+            TrainingOptions.parse(
+                "--epochs",
+                "3",
+                "--checkpoint-every-steps",
+                "5",
+                "--resume",
+                "--device",
+                "cpu",
+                "--trackers",
+                "jsonl"));
     assertThat(config.epochs()).isEqualTo(3);
     assertThat(config.batchSize()).isEqualTo(64);
     assertThat(config.validationBatchSize()).isEqualTo(1000);
@@ -104,7 +138,8 @@ class TrainingOptionsTest {
   void aFlagWithoutItsValueShowsAnExample() {
     assertThatThrownBy(() -> TrainingOptions.parse("--data"))
         .isInstanceOf(UsageException.class)
-        .hasMessageContaining("--data needs a value — e.g. --data /usr/share/datasets/fashion-mnist");
+        .hasMessageContaining(
+            "--data needs a value — e.g. --data /usr/share/datasets/fashion-mnist");
   }
 
   @Test

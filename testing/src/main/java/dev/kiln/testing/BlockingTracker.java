@@ -28,9 +28,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * assertThat(stuck.recorded().metrics()).isNotEmpty();
  * }</pre>
  *
- * <p>Every call to the chosen method blocks until {@link #release()}; after that no call blocks.
- * A blocked call returns early, throwing {@link InterruptedException}, if its thread is interrupted
- * — unless {@link #ignoringInterrupts()} was set, which mimics a network call that ignores
+ * <p>Every call to the chosen method blocks until {@link #release()}; after that no call blocks. A
+ * blocked call returns early, throwing {@link InterruptedException}, if its thread is interrupted —
+ * unless {@link #ignoringInterrupts()} was set, which mimics a network call that ignores
  * interrupts. Every call that returns is recorded, after the wait, in {@link #recorded()}. Always
  * release in a {@code finally} block, or the blocked thread outlives the test.
  */
@@ -138,8 +138,11 @@ public final class BlockingTracker implements ExperimentTracker {
 
   @Override
   public String toString() {
-    return "BlockingTracker{in " + blockingMethod.methodName() + ", "
-        + (released.getCount() == 0 ? "released" : "holding") + "}";
+    return "BlockingTracker{in "
+        + blockingMethod.methodName()
+        + ", "
+        + (released.getCount() == 0 ? "released" : "holding")
+        + "}";
   }
 
   private void block(TrackerMethod method) throws InterruptedException {

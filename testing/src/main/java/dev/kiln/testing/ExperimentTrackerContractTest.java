@@ -40,8 +40,8 @@ import org.junit.jupiter.api.io.TempDir;
  * stop and after the process died), and write only inside the run directory. To check your own
  * output too, override {@link #verifyFinishedRun} and {@link #verifyResumedRun}.
  *
- * <p>A failure names the call that threw and its argument. Each test times out after 60 seconds,
- * so a tracker that blocks fails instead of hanging the build.
+ * <p>A failure names the call that threw and its argument. Each test times out after 60 seconds, so
+ * a tracker that blocks fails instead of hanging the build.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 public abstract class ExperimentTrackerContractTest {
@@ -291,7 +291,12 @@ public abstract class ExperimentTrackerContractTest {
 
   private static MetricsRecord send(ExperimentTracker tracker, MetricsRecord record) {
     call(
-        "metrics(" + record.kind() + " at step " + record.step() + ", values " + record.values()
+        "metrics("
+            + record.kind()
+            + " at step "
+            + record.step()
+            + ", values "
+            + record.values()
             + ")",
         () -> tracker.metrics(record));
     return record;

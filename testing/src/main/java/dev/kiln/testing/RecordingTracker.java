@@ -198,8 +198,7 @@ public final class RecordingTracker implements ExperimentTracker {
    */
   public boolean awaitMetrics(int count, Duration timeout) throws InterruptedException {
     return await(
-        e -> e.stream().filter(x -> x.method() == TrackerMethod.METRICS).count() >= count,
-        timeout);
+        e -> e.stream().filter(x -> x.method() == TrackerMethod.METRICS).count() >= count, timeout);
   }
 
   @Override
@@ -208,8 +207,7 @@ public final class RecordingTracker implements ExperimentTracker {
   }
 
   private void record(TrackerMethod method, Object payload) {
-    Event event =
-        new Event(method, Optional.ofNullable(payload), Thread.currentThread().getName());
+    Event event = new Event(method, Optional.ofNullable(payload), Thread.currentThread().getName());
     synchronized (lock) {
       checkOrder(event);
       events.add(event);
@@ -244,7 +242,8 @@ public final class RecordingTracker implements ExperimentTracker {
           violations.add(what + " before runStarted");
         } else if (ends > 0) {
           violations.add(
-              what + (method == TrackerMethod.RUN_ENDED ? " a second time" : " after runEnded")
+              what
+                  + (method == TrackerMethod.RUN_ENDED ? " a second time" : " after runEnded")
                   + " (runEnded comes once, after all other events)");
         }
       }
@@ -252,8 +251,7 @@ public final class RecordingTracker implements ExperimentTracker {
     if (method == TrackerMethod.METRICS) {
       long step = event.payload(MetricsRecord.class).step();
       if (step < lastStep) {
-        violations.add(
-            what + " after metrics at step " + lastStep + " (steps never decrease)");
+        violations.add(what + " after metrics at step " + lastStep + " (steps never decrease)");
       }
       lastStep = Math.max(lastStep, step);
     }
@@ -267,10 +265,7 @@ public final class RecordingTracker implements ExperimentTracker {
   }
 
   private <T> List<T> payloads(TrackerMethod method, Class<T> type) {
-    return events().stream()
-        .filter(e -> e.method() == method)
-        .map(e -> e.payload(type))
-        .toList();
+    return events().stream().filter(e -> e.method() == method).map(e -> e.payload(type)).toList();
   }
 
   private int count(TrackerMethod method) {

@@ -118,12 +118,7 @@ public final class SampleEvents {
     values.put("test_loss", testLoss);
     values.put("test_acc", testAcc);
     return new MetricsRecord(
-        MetricsRecord.Kind.EPOCH,
-        step,
-        epoch,
-        time(step),
-        values,
-        Map.of("verdict", "improving"));
+        MetricsRecord.Kind.EPOCH, step, epoch, time(step), values, Map.of("verdict", "improving"));
   }
 
   /** A step record with arbitrary values, e.g. NaN or infinities. */
@@ -175,7 +170,8 @@ public final class SampleEvents {
         step,
         epoch,
         time(step),
-        Optional.of("ai.djl.engine.EngineException: CUDA out of memory. Tried to allocate 2.00 GiB"));
+        Optional.of(
+            "ai.djl.engine.EngineException: CUDA out of memory. Tried to allocate 2.00 GiB"));
   }
 
   /** The end of a run stopped by a signal after a final checkpoint. */

@@ -24,9 +24,9 @@ import java.util.function.Function;
  * }</pre>
  *
  * <p>By default each failure is an {@link InjectedFailure} whose message names the method and the
- * call number; {@link #failure(Function)} chooses another throwable, e.g. a {@code LinkageError}
- * or an {@code OutOfMemoryError}. Calls are counted per method, including those that threw. Safe
- * to call from any thread.
+ * call number; {@link #failure(Function)} chooses another throwable, e.g. a {@code LinkageError} or
+ * an {@code OutOfMemoryError}. Calls are counted per method, including those that threw. Safe to
+ * call from any thread.
  */
 // close() throws whatever failure() chooses, InterruptedException included, on purpose.
 @SuppressWarnings("try")
@@ -36,7 +36,9 @@ public final class ThrowingTracker implements ExperimentTracker {
   public static final class InjectedFailure extends Exception {
     private static final long serialVersionUID = 1L;
 
-    /** @param message what failed, e.g. {@code "injected failure in metrics, call 2"} */
+    /**
+     * @param message what failed, e.g. {@code "injected failure in metrics, call 2"}
+     */
     public InjectedFailure(String message) {
       super(message);
     }
@@ -143,8 +145,7 @@ public final class ThrowingTracker implements ExperimentTracker {
       }
       thrown++;
     }
-    Throwable t =
-        failure.apply("injected failure in " + method.methodName() + ", call " + n);
+    Throwable t = failure.apply("injected failure in " + method.methodName() + ", call " + n);
     if (t instanceof Exception e) {
       throw e;
     }

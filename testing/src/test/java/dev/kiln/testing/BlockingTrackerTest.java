@@ -111,5 +111,4 @@ class BlockingTrackerTest {
       return t;
     }
   }
-
 }

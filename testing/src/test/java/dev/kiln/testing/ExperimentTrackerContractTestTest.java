@@ -23,8 +23,8 @@ import org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder;
 import org.junit.platform.launcher.core.LauncherFactory;
 
 /**
- * Runs the contract kit, through the JUnit Platform launcher, against trackers that break it in
- * one way each, and checks that exactly the tests that should catch the break fail.
+ * Runs the contract kit, through the JUnit Platform launcher, against trackers that break it in one
+ * way each, and checks that exactly the tests that should catch the break fail.
  */
 class ExperimentTrackerContractTestTest {
 
@@ -50,7 +50,8 @@ class ExperimentTrackerContractTestTest {
 
     assertThat(result.failed)
         .containsExactlyInAnyOrder(
-            "aFullRunInOrderIsAccepted", "filesAreWrittenOnlyInsideTheRunDirectory",
+            "aFullRunInOrderIsAccepted",
+            "filesAreWrittenOnlyInsideTheRunDirectory",
             "aFailedRunEndsCleanly");
     assertThat(result.messages)
         .anySatisfy(m -> assertThat(m).contains("metrics(STEP at step 3").contains("NaN"));

@@ -25,7 +25,9 @@ class RecordingTrackerContractTest extends ExperimentTrackerContractTest {
   protected void verifyFinishedRun(Path runDirectory, List<MetricsRecord> sent) {
     RecordingTracker tracker = created.get(0);
     assertThat(tracker.metrics()).isEqualTo(sent);
-    assertThat(tracker.runEnds()).extracting(RunEnd::outcome).containsExactly(RunEnd.Outcome.FINISHED);
+    assertThat(tracker.runEnds())
+        .extracting(RunEnd::outcome)
+        .containsExactly(RunEnd.Outcome.FINISHED);
     assertThat(tracker.contractViolations()).isEmpty();
   }
 

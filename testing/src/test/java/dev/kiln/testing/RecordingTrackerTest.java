@@ -32,16 +32,20 @@ class RecordingTrackerTest {
             TrackerMethod.FLUSH,
             TrackerMethod.RUN_ENDED,
             TrackerMethod.CLOSE);
-    assertThat(tracker.runStarts()).singleElement().extracting(s -> s.runDirectory())
+    assertThat(tracker.runStarts())
+        .singleElement()
+        .extracting(s -> s.runDirectory())
         .isEqualTo(runDirectory);
     assertThat(tracker.metrics()).containsExactly(SampleEvents.stepMetrics(1, 1, 2.0));
     assertThat(tracker.histograms()).hasSize(1);
     assertThat(tracker.summaries()).containsExactly(SampleEvents.summary(1));
-    assertThat(tracker.runEnds()).extracting(RunEnd::outcome).containsExactly(RunEnd.Outcome.FINISHED);
+    assertThat(tracker.runEnds())
+        .extracting(RunEnd::outcome)
+        .containsExactly(RunEnd.Outcome.FINISHED);
     assertThat(tracker.flushCount()).isEqualTo(1);
     assertThat(tracker.closed()).isTrue();
-    assertThat(tracker.events()).allSatisfy(e -> assertThat(e.threadName()).isEqualTo(
-        Thread.currentThread().getName()));
+    assertThat(tracker.events())
+        .allSatisfy(e -> assertThat(e.threadName()).isEqualTo(Thread.currentThread().getName()));
     assertThat(tracker.contractViolations()).isEmpty();
   }
 

@@ -21,15 +21,15 @@ import java.util.Optional;
  *
  * <ul>
  *   <li>{@code logDirectory}: none, meaning {@code <run directory>/tensorboard}
- *   <li>{@code histogramEveryEpochs}: {@value #DEFAULT_HISTOGRAM_EVERY_EPOCHS}, i.e. every histogram
- *       record the trainer emits is written
+ *   <li>{@code histogramEveryEpochs}: {@value #DEFAULT_HISTOGRAM_EVERY_EPOCHS}, i.e. every
+ *       histogram record the trainer emits is written
  *   <li>{@code flushInterval}: {@link #DEFAULT_FLUSH_INTERVAL} (30 s)
  *   <li>{@code bufferSize}: {@value #DEFAULT_BUFFER_SIZE} bytes
  *   <li>{@code hparamsExperiment}: {@code false}
  * </ul>
  *
- * <p>{@link #fromSettings(TrackerContext)} reads the same values from Kiln's settings
- * (environment, system properties, trainer config).
+ * <p>{@link #fromSettings(TrackerContext)} reads the same values from Kiln's settings (environment,
+ * system properties, trainer config).
  */
 public final class TensorBoardConfig {
   /** The log directory's name inside the run directory when none is set: {@code tensorboard}. */
@@ -81,10 +81,11 @@ public final class TensorBoardConfig {
   }
 
   /**
-   * Reads {@value #SETTING_DIR}, {@value #SETTING_HISTOGRAM_EVERY}, {@value #SETTING_FLUSH_INTERVAL}
-   * and {@value #SETTING_HPARAMS_EXPERIMENT} from the context; absent settings keep their defaults.
-   * With {@value #SETTING_DIR}{@code =/data/tb}, a run in {@code runs/mnist-1} logs to {@code
-   * /data/tb/mnist-1}, so {@code tensorboard --logdir /data/tb} shows every run.
+   * Reads {@value #SETTING_DIR}, {@value #SETTING_HISTOGRAM_EVERY}, {@value
+   * #SETTING_FLUSH_INTERVAL} and {@value #SETTING_HPARAMS_EXPERIMENT} from the context; absent
+   * settings keep their defaults. With {@value #SETTING_DIR}{@code =/data/tb}, a run in {@code
+   * runs/mnist-1} logs to {@code /data/tb/mnist-1}, so {@code tensorboard --logdir /data/tb} shows
+   * every run.
    *
    * @throws IllegalArgumentException naming the setting when a value cannot be used
    */
@@ -205,9 +206,9 @@ public final class TensorBoardConfig {
     }
 
     /**
-     * The directory that receives this run's event files: the TensorBoard run is this directory.
-     * A resumed run must use the same directory, so that the restart can hide what the lost
-     * process wrote after the checkpoint. Default: {@code <run directory>/tensorboard}.
+     * The directory that receives this run's event files: the TensorBoard run is this directory. A
+     * resumed run must use the same directory, so that the restart can hide what the lost process
+     * wrote after the checkpoint. Default: {@code <run directory>/tensorboard}.
      */
     public Builder logDirectory(Path logDirectory) {
       this.logDirectory = Objects.requireNonNull(logDirectory, "logDirectory");
@@ -216,8 +217,8 @@ public final class TensorBoardConfig {
 
     /**
      * Writes a histogram record only when at least this many epochs completed since the last one
-     * written (the first is always written). The trainer decides whether histograms are computed
-     * at all; this only thins them out. Default {@value #DEFAULT_HISTOGRAM_EVERY_EPOCHS}.
+     * written (the first is always written). The trainer decides whether histograms are computed at
+     * all; this only thins them out. Default {@value #DEFAULT_HISTOGRAM_EVERY_EPOCHS}.
      */
     public Builder histogramEveryEpochs(int histogramEveryEpochs) {
       if (histogramEveryEpochs <= 0) {
@@ -236,15 +237,16 @@ public final class TensorBoardConfig {
     public Builder flushInterval(Duration flushInterval) {
       Objects.requireNonNull(flushInterval, "flushInterval");
       if (flushInterval.isNegative() || flushInterval.isZero()) {
-        throw new IllegalArgumentException("flushInterval (" + flushInterval + ") must be positive");
+        throw new IllegalArgumentException(
+            "flushInterval (" + flushInterval + ") must be positive");
       }
       this.flushInterval = flushInterval;
       return this;
     }
 
     /**
-     * Bytes of framed records held in memory before they are written to the file. Default
-     * {@value #DEFAULT_BUFFER_SIZE}.
+     * Bytes of framed records held in memory before they are written to the file. Default {@value
+     * #DEFAULT_BUFFER_SIZE}.
      */
     public Builder bufferSize(int bufferSize) {
       if (bufferSize < 1024) {

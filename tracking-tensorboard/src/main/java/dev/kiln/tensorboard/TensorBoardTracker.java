@@ -56,8 +56,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Durability.</b> Events are buffered in memory and written and synced to disk on every
  * {@link #flush()} (Kiln calls it at each epoch end and after each checkpoint), when {@link
- * TensorBoardConfig#flushInterval()} has passed, and on {@link #close()}. A {@code kill -9} loses at
- * most the unflushed tail; every earlier record stays readable.
+ * TensorBoardConfig#flushInterval()} has passed, and on {@link #close()}. A {@code kill -9} loses
+ * at most the unflushed tail; every earlier record stays readable.
  *
  * <p><b>Resume.</b> A run resumed from a checkpoint at step {@code S} writes a new event file in
  * the same directory that begins with a {@code SessionLog START} at step {@code S + 1}. TensorBoard

@@ -62,7 +62,8 @@ public final class TensorBoardProtos {
                             .addOneofDecl(OneofDescriptorProto.newBuilder().setName("value"))
                             .addField(f("tag", 1, Type.TYPE_STRING))
                             .addField(oneof(f("simple_value", 2, Type.TYPE_FLOAT), 0))
-                            .addField(oneof(f("obsolete_old_style_histogram", 3, Type.TYPE_BYTES), 0))
+                            .addField(
+                                oneof(f("obsolete_old_style_histogram", 3, Type.TYPE_BYTES), 0))
                             .addField(oneof(f("image", 4, Type.TYPE_BYTES), 0))
                             .addField(oneof(m("histo", 5, ".tensorboard.HistogramProto"), 0))
                             .addField(oneof(f("audio", 6, Type.TYPE_BYTES), 0))

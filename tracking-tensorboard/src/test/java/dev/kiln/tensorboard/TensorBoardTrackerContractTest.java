@@ -60,7 +60,11 @@ class TensorBoardTrackerContractTest extends ExperimentTrackerContractTest {
         view.tagsOf("scalars").stream().filter(t -> !t.startsWith("summary/")).toList();
     assertThat(metricTags).containsExactlyInAnyOrderElementsOf(steps.keySet());
     for (String tag : steps.keySet()) {
-      assertThat(view.steps(tag)).as(tag).isEqualTo(steps.get(tag)).isSorted().doesNotHaveDuplicates();
+      assertThat(view.steps(tag))
+          .as(tag)
+          .isEqualTo(steps.get(tag))
+          .isSorted()
+          .doesNotHaveDuplicates();
       assertThat(view.scalars(tag)).as(tag).isEqualTo(values.get(tag));
     }
   }

@@ -40,7 +40,8 @@ class TensorBoardTrackerProviderTest {
     Path root = tmp.resolve("tb");
     ExperimentTracker tracker =
         new TensorBoardTrackerProvider()
-            .create(new TrackerContext(runDir, Map.of("KILN_TENSORBOARD_DIR", root.toString()), clock));
+            .create(
+                new TrackerContext(runDir, Map.of("KILN_TENSORBOARD_DIR", root.toString()), clock));
     tracker.runStarted(
         new RunStart(
             "abcd1234",

@@ -58,7 +58,8 @@ class TensorBoardTrackerTest {
   private TensorBoardTracker started(TensorBoardConfig config, Optional<ResumeInfo> resume)
       throws Exception {
     TensorBoardTracker t = tracker(config);
-    t.runStarted(new RunStart("abcd1234", "mnist-1", runDir, clock.instant(), CONFIG, DEVICES, resume));
+    t.runStarted(
+        new RunStart("abcd1234", "mnist-1", runDir, clock.instant(), CONFIG, DEVICES, resume));
     return t;
   }
 
@@ -67,8 +68,7 @@ class TensorBoardTrackerTest {
   }
 
   private MetricsRecord step(long step, Map<String, Double> values) {
-    return new MetricsRecord(
-        MetricsRecord.Kind.STEP, step, 1, clock.instant(), values, Map.of());
+    return new MetricsRecord(MetricsRecord.Kind.STEP, step, 1, clock.instant(), values, Map.of());
   }
 
   private MetricsRecord epoch(long step, int epoch, Map<String, Double> values) {
@@ -94,13 +94,15 @@ class TensorBoardTrackerTest {
       t.metrics(step(1, Map.of("train_loss", 0.0, "lr", 0.1)));
       t.metrics(step(2, Map.of("train_loss", Double.NaN, "lr", Double.POSITIVE_INFINITY)));
       t.metrics(
-          epoch(2, 1, Map.of("train_loss", 1.5, "test_acc", Double.NEGATIVE_INFINITY, "epoch", 1.0)));
+          epoch(
+              2, 1, Map.of("train_loss", 1.5, "test_acc", Double.NEGATIVE_INFINITY, "epoch", 1.0)));
       t.runEnded(new RunEnd(RunEnd.Outcome.FINISHED, 2, 1, clock.instant(), Optional.empty()));
     }
 
     TensorBoardView view = view();
     assertThat(view.tagsOf("scalars"))
-        .contains("step/train_loss", "step/lr", "epoch/train_loss", "epoch/test_acc", "epoch/epoch");
+        .contains(
+            "step/train_loss", "step/lr", "epoch/train_loss", "epoch/test_acc", "epoch/epoch");
     assertThat(view.steps("step/train_loss")).containsExactly(1L, 2L);
     assertThat(view.scalars("step/train_loss")).containsExactly(0.0f, Float.NaN);
     assertThat(view.scalars("step/lr")).containsExactly(0.1f, Float.POSITIVE_INFINITY);
@@ -139,7 +141,8 @@ class TensorBoardTrackerTest {
         .contains("| batch_size | 64 |", "| lr | 0.01 |", "| optimizer.name | adam |");
     assertThat(TensorBoardView.text(view.points("kiln/devices").get(0)))
         .contains("PyTorch 2.7.1", "auto: no CUDA GPU visible", "cpu(): CPU");
-    DynamicMessage tensor = (DynamicMessage) get(view.points("kiln/config").get(0).value(), "tensor");
+    DynamicMessage tensor =
+        (DynamicMessage) get(view.points("kiln/config").get(0).value(), "tensor");
     assertThat(get(tensor, "dtype")).isEqualTo(7);
     assertThat((List<?>) get(tensor, "tensor_shape.dim")).isEmpty();
   }
@@ -220,7 +223,14 @@ class TensorBoardTrackerTest {
   void histogramsAreWrittenOncePerConfiguredNumberOfEpochs() throws Exception {
     Histogram weights =
         new Histogram(
-            "params/linear.weight", -1, 2, 10, 3, 9, new double[] {0, 1, 2}, new double[] {4, 0, 6});
+            "params/linear.weight",
+            -1,
+            2,
+            10,
+            3,
+            9,
+            new double[] {0, 1, 2},
+            new double[] {4, 0, 6});
     Histogram broken =
         new Histogram("params/bad", 0, 1, 1, 1, 1, new double[] {1, 2}, new double[] {1});
     try (TensorBoardTracker t =
@@ -234,7 +244,8 @@ class TensorBoardTrackerTest {
     TensorBoardView view = view();
     assertThat(view.tagsOf("histograms")).containsExactly("params/linear.weight");
     assertThat(view.steps("params/linear.weight")).containsExactly(10L, 30L, 50L);
-    DynamicMessage histo = (DynamicMessage) get(view.points("params/linear.weight").get(0).value(), "histo");
+    DynamicMessage histo =
+        (DynamicMessage) get(view.points("params/linear.weight").get(0).value(), "histo");
     assertThat(get(histo, "min")).isEqualTo(-1.0);
     assertThat(get(histo, "max")).isEqualTo(2.0);
     assertThat(get(histo, "num")).isEqualTo(10.0);
@@ -275,7 +286,8 @@ class TensorBoardTrackerTest {
         resumed.metrics(step(s, Map.of("train_loss", s + 0.25)));
       }
       resumed.metrics(epoch(300, 3, Map.of("train_loss", 300.25)));
-      resumed.runEnded(new RunEnd(RunEnd.Outcome.FINISHED, 300, 3, clock.instant(), Optional.empty()));
+      resumed.runEnded(
+          new RunEnd(RunEnd.Outcome.FINISHED, 300, 3, clock.instant(), Optional.empty()));
     }
 
     TensorBoardView view = view();
@@ -384,7 +396,8 @@ class TensorBoardTrackerTest {
     assertThatThrownBy(
             () ->
                 t.runStarted(
-                    new RunStart("abcd1234", "mnist-1", runDir, T0, CONFIG, DEVICES, Optional.empty())))
+                    new RunStart(
+                        "abcd1234", "mnist-1", runDir, T0, CONFIG, DEVICES, Optional.empty())))
         .hasMessageContaining("cannot write TensorBoard logs to " + logDir() + ": ")
         .hasMessageContaining("FileAlreadyExistsException")
         .hasMessageEndingWith("— make it writable or set KILN_TENSORBOARD_DIR");

@@ -22,8 +22,8 @@ import java.util.stream.Stream;
  * decides the purge rule (with version 2, the first {@code SessionLog START} is a no-op and every
  * later one drops stored points at steps {@code >=} its step; without it, a summary whose step is
  * below the previous summary's drops its tags' points at steps {@code >=} it); a tag's first
- * metadata decides its plugin; legacy {@code simple_value}/{@code histo} values count as scalars and
- * histograms.
+ * metadata decides its plugin; legacy {@code simple_value}/{@code histo} values count as scalars
+ * and histograms.
  */
 public final class TensorBoardView {
 
@@ -108,8 +108,12 @@ public final class TensorBoardView {
           plugin = "histograms";
           stored = true;
         } else {
-          plugin = has(value, "metadata") ? (String) get(value, "metadata.plugin_data.plugin_name") : "";
-          content = has(value, "metadata") ? (ByteString) get(value, "metadata.plugin_data.content") : ByteString.EMPTY;
+          plugin =
+              has(value, "metadata") ? (String) get(value, "metadata.plugin_data.plugin_name") : "";
+          content =
+              has(value, "metadata")
+                  ? (ByteString) get(value, "metadata.plugin_data.content")
+                  : ByteString.EMPTY;
           // dataclass_compat gives metadata-only hparams values a NULL_TENSOR.
           stored = has(value, "tensor") || plugin.equals("hparams");
         }

@@ -33,10 +33,12 @@ public final class Sync {
   /** Command-line entry point; see the class documentation. */
   public static void main(String[] args) throws Exception {
     if (args.length < 1 || args.length > 2) {
-      System.err.println("usage: java -cp <classpath> dev.kiln.wandb.Sync <run dir> [timeout seconds]");
+      System.err.println(
+          "usage: java -cp <classpath> dev.kiln.wandb.Sync <run dir> [timeout seconds]");
       System.exit(2);
     }
-    Duration timeout = args.length == 2 ? Duration.ofSeconds(Long.parseLong(args[1])) : Duration.ofMinutes(10);
+    Duration timeout =
+        args.length == 2 ? Duration.ofSeconds(Long.parseLong(args[1])) : Duration.ofMinutes(10);
     WandbConfig config = WandbConfig.builder().build();
     boolean ok = sync(Path.of(args[0]), config, new OkHttpClient(), timeout);
     System.out.println(ok ? "W&B sync complete: " + args[0] : "W&B sync incomplete: " + args[0]);
@@ -49,7 +51,8 @@ public final class Sync {
    * @return true when every spooled record is now acknowledged by the server
    * @throws IllegalStateException when there is no spool or no API key
    */
-  public static boolean sync(Path runDirectory, WandbConfig config, OkHttpClient httpClient, Duration timeout)
+  public static boolean sync(
+      Path runDirectory, WandbConfig config, OkHttpClient httpClient, Duration timeout)
       throws IOException, InterruptedException {
     Objects.requireNonNull(runDirectory, "runDirectory");
     Path dir = runDirectory.resolve("wandb");
@@ -70,7 +73,8 @@ public final class Sync {
                             + config.netrcFile()));
     long lastStart = lastStartRecord(file);
     if (lastStart < 0) {
-      throw new IllegalStateException("The spool " + file + " has no run start record; nothing to upload");
+      throw new IllegalStateException(
+          "The spool " + file + " has no run start record; nothing to upload");
     }
     WandbApi api = new WandbApi(httpClient, config.baseUrl(), key);
     Sender sender =

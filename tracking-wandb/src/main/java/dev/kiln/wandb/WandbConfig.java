@@ -105,7 +105,8 @@ public final class WandbConfig {
     try {
       uri = URI.create(baseUrl);
     } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("baseUrl must be an http(s) URL, got '" + baseUrl + "'", e);
+      throw new IllegalArgumentException(
+          "baseUrl must be an http(s) URL, got '" + baseUrl + "'", e);
     }
     if (uri.getScheme() == null
         || !(uri.getScheme().equals("http") || uri.getScheme().equals("https"))
@@ -114,11 +115,12 @@ public final class WandbConfig {
     }
     this.entity = pick(b.entity, env, "WANDB_ENTITY").orElse(null);
     this.project = pick(b.project, env, "WANDB_PROJECT").orElse(DEFAULT_PROJECT);
-    this.mode =
-        b.mode != null ? b.mode : parseMode(pick(null, env, "WANDB_MODE").orElse("online"));
+    this.mode = b.mode != null ? b.mode : parseMode(pick(null, env, "WANDB_MODE").orElse("online"));
     this.runId = pick(b.runId, env, "WANDB_RUN_ID").orElse(null);
     this.resume =
-        b.resume != null ? b.resume : pick(null, env, "WANDB_RESUME").map(WandbConfig::parseResume).orElse(null);
+        b.resume != null
+            ? b.resume
+            : pick(null, env, "WANDB_RESUME").map(WandbConfig::parseResume).orElse(null);
     this.name = pick(b.name, env, "WANDB_NAME").orElse(null);
     this.notes = pick(b.notes, env, "WANDB_NOTES").orElse(null);
     this.tags =
@@ -142,7 +144,8 @@ public final class WandbConfig {
             "transmitInterval",
             b.transmitInterval != null
                 ? b.transmitInterval
-                : seconds(env, "WANDB__FILE_STREAM_TRANSMIT_INTERVAL").orElse(Duration.ofSeconds(15)));
+                : seconds(env, "WANDB__FILE_STREAM_TRANSMIT_INTERVAL")
+                    .orElse(Duration.ofSeconds(15)));
     this.heartbeatInterval =
         positive("heartbeatInterval", or(b.heartbeatInterval, Duration.ofSeconds(30)));
     this.statsInterval =
@@ -295,7 +298,9 @@ public final class WandbConfig {
     return initTimeout;
   }
 
-  /** How long {@code close()} waits for the final upload before leaving it to {@link Sync}; 60 s. */
+  /**
+   * How long {@code close()} waits for the final upload before leaving it to {@link Sync}; 60 s.
+   */
   public Duration finishTimeout() {
     return finishTimeout;
   }
@@ -316,8 +321,8 @@ public final class WandbConfig {
   }
 
   /**
-   * Whether run start throws when the server rejects the key or the run (or no key is found),
-   * which makes Kiln treat the tracker as failed. Default false: log once, keep spooling, and let
+   * Whether run start throws when the server rejects the key or the run (or no key is found), which
+   * makes Kiln treat the tracker as failed. Default false: log once, keep spooling, and let
    * training go on.
    */
   public boolean failOnError() {
@@ -358,7 +363,8 @@ public final class WandbConfig {
               try {
                 return Duration.ofMillis(Math.round(Double.parseDouble(v) * 1000));
               } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(var + " must be a number of seconds, got '" + v + "'", e);
+                throw new IllegalArgumentException(
+                    var + " must be a number of seconds, got '" + v + "'", e);
               }
             });
   }

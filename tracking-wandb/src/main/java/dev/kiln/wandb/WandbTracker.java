@@ -37,11 +37,11 @@ import org.slf4j.LoggerFactory;
  * <p>Each call appends one record to the spool {@code <run dir>/wandb/spool.jsonl} and returns; it
  * never waits for the network. A sender thread uploads the spool in the official client's format:
  * history rows ({@code _step}, {@code _runtime}, {@code _timestamp} and the metrics), the whole
- * summary, and system metrics, at most one data post per {@linkplain
- * WandbConfig#transmitInterval() transmit interval}, with heartbeats when idle, retries with
- * backoff, and the final post marked {@code complete} with the run's exit code. The acknowledged
- * position is stored in {@code <run dir>/wandb/ack.json} after each success, so a restarted run
- * (or {@link Sync}) delivers exactly what the server had not acknowledged.
+ * summary, and system metrics, at most one data post per {@linkplain WandbConfig#transmitInterval()
+ * transmit interval}, with heartbeats when idle, retries with backoff, and the final post marked
+ * {@code complete} with the run's exit code. The acknowledged position is stored in {@code <run
+ * dir>/wandb/ack.json} after each success, so a restarted run (or {@link Sync}) delivers exactly
+ * what the server had not acknowledged.
  *
  * <p>Not thread-safe: Kiln calls it from one thread. Created by {@link WandbTrackerProvider} when
  * {@code KILN_TRACKERS} lists {@code wandb}, or directly:
@@ -318,7 +318,8 @@ public final class WandbTracker implements ExperimentTracker {
     IOException f = writeFailure;
     if (f != null) {
       writeFailure = null;
-      throw new IOException("Writing the W&B spool " + spool.file() + " failed: " + f.getMessage(), f);
+      throw new IOException(
+          "Writing the W&B spool " + spool.file() + " failed: " + f.getMessage(), f);
     }
   }
 
@@ -407,7 +408,8 @@ public final class WandbTracker implements ExperimentTracker {
               spool.dir(),
               syncHint());
         } else if (!sender.delivered()) {
-          log.warn("W&B upload stopped early; the records are safe in {}; {}", spool.dir(), syncHint());
+          log.warn(
+              "W&B upload stopped early; the records are safe in {}; {}", spool.dir(), syncHint());
         }
       }
     } finally {
@@ -539,7 +541,9 @@ public final class WandbTracker implements ExperimentTracker {
       return this;
     }
 
-    /** Creates the sender and system-metrics threads; default daemon threads {@code kiln-wandb-N}. */
+    /**
+     * Creates the sender and system-metrics threads; default daemon threads {@code kiln-wandb-N}.
+     */
     public Builder threadFactory(ThreadFactory threadFactory) {
       this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory");
       return this;

@@ -53,9 +53,11 @@ class CaptureConformanceTest {
   @TempDir Path dir;
 
   @Test
-  void theCapturedScenarioMatchesTheOfficialClientExceptForDocumentedDifferences() throws Exception {
+  void theCapturedScenarioMatchesTheOfficialClientExceptForDocumentedDifferences()
+      throws Exception {
     JsonNode capture;
-    try (InputStream in = getClass().getResourceAsStream("/captures/py-0.30.0-new-then-resume.json")) {
+    try (InputStream in =
+        getClass().getResourceAsStream("/captures/py-0.30.0-new-then-resume.json")) {
       capture = Json.MAPPER.readTree(in);
     }
     JsonNode capUpsert = request(capture, 3);
@@ -90,12 +92,16 @@ class CaptureConformanceTest {
       // Sequence: only UpsertBucket and file_stream posts (differences 1, 2).
       List<FakeWandbServer.Req> reqs = server.requests();
       assertThat(reqs.get(0).operation()).isEqualTo("UpsertBucket");
-      assertThat(reqs.subList(1, reqs.size())).allSatisfy(r -> assertThat(r.isFileStream()).isTrue());
+      assertThat(reqs.subList(1, reqs.size()))
+          .allSatisfy(r -> assertThat(r.isFileStream()).isTrue());
 
       // Headers (difference 7).
       for (FakeWandbServer.Req r : reqs) {
         String auth = r.headers().get("Authorization");
-        assertThat(new String(Base64.getDecoder().decode(auth.substring("Basic ".length())), StandardCharsets.UTF_8))
+        assertThat(
+                new String(
+                    Base64.getDecoder().decode(auth.substring("Basic ".length())),
+                    StandardCharsets.UTF_8))
             .isEqualTo("api:" + KEY);
         assertThat(r.headers().get("Content-Type")).startsWith("application/json");
         assertThat(r.method()).isEqualTo("POST");
@@ -103,7 +109,8 @@ class CaptureConformanceTest {
 
       // UpsertBucket, field by field.
       JsonNode ours = reqs.get(0).json();
-      assertThat(ours.get("operationName").asText()).isEqualTo(capUpsert.get("operationName").asText());
+      assertThat(ours.get("operationName").asText())
+          .isEqualTo(capUpsert.get("operationName").asText());
       assertThat(ours.get("query").asText().replaceAll("\\s+", ""))
           .isEqualTo(capUpsert.get("query").asText().replaceAll("\\s+", ""));
       JsonNode ov = ours.get("variables");
@@ -121,8 +128,10 @@ class CaptureConformanceTest {
       JsonNode oc = Json.read(ov.get("config").asText());
       JsonNode cc = Json.read(cv.get("config").asText());
       assertThat(fieldNames(oc)).isEqualTo(fieldNames(cc));
-      assertThat(oc.get("lr").get("value").asDouble()).isEqualTo(cc.get("lr").get("value").asDouble());
-      assertThat(oc.get("batch_size").get("value").asDouble()).isEqualTo(cc.get("batch_size").get("value").asDouble());
+      assertThat(oc.get("lr").get("value").asDouble())
+          .isEqualTo(cc.get("lr").get("value").asDouble());
+      assertThat(oc.get("batch_size").get("value").asDouble())
+          .isEqualTo(cc.get("batch_size").get("value").asDouble());
       assertThat(oc.get("_wandb").get("value").has("t")).isTrue();
       assertThat(oc.get("_wandb").get("value").has("m")).isTrue();
 
@@ -138,7 +147,16 @@ class CaptureConformanceTest {
         capHistory.add(Json.read(l.asText()));
       }
       assertThat(capFinal.get("files").get("wandb-history.jsonl").get("offset").asInt()).isZero();
-      assertThat(server.fileStreamPosts().get(0).json().get("files").path("wandb-history.jsonl").path("offset").asInt(0)).isZero();
+      assertThat(
+              server
+                  .fileStreamPosts()
+                  .get(0)
+                  .json()
+                  .get("files")
+                  .path("wandb-history.jsonl")
+                  .path("offset")
+                  .asInt(0))
+          .isZero();
       List<JsonNode> ourHistory = run.history();
       assertThat(ourHistory).hasSameSizeAs(capHistory);
       for (int i = 0; i < capHistory.size(); i++) {

@@ -16,8 +16,10 @@ public final class CrashChild {
   public static void main(String[] args) throws Exception {
     WandbConfig config = Fixtures.config(args[1]).build();
     WandbTracker tracker = WandbTracker.builder(config).build();
-    tracker.runStarted(Fixtures.start(Path.of(args[0]), args[2], Optional.<ResumeInfo>empty(), Map.of("lr", 0.1)));
-    BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    tracker.runStarted(
+        Fixtures.start(Path.of(args[0]), args[2], Optional.<ResumeInfo>empty(), Map.of("lr", 0.1)));
+    BufferedReader in =
+        new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
     for (int s = 1; s <= 10; s++) {
       tracker.metrics(Fixtures.step(s, 1.0 / s));
     }

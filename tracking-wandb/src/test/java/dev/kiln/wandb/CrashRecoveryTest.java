@@ -46,7 +46,8 @@ class CrashRecoveryTest {
               .start();
       try {
         BufferedReader out =
-            new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+            new BufferedReader(
+                new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
         Writer in = new OutputStreamWriter(child.getOutputStream(), StandardCharsets.UTF_8);
         assertThat(out.readLine()).isEqualTo("LOGGED 10");
         // Step 10's row waits for a higher step, so 9 rows are deliverable.
@@ -60,7 +61,12 @@ class CrashRecoveryTest {
         assertThat(out.readLine()).isEqualTo("LOGGED 20");
         assertThat(server.awaitHeld(Duration.ofSeconds(30))).isTrue();
         assertThat(server.run("crash001").history())
-            .as(() -> server.fileStreamPosts().stream().map(FakeWandbServer.Req::body).toList().toString())
+            .as(
+                () ->
+                    server.fileStreamPosts().stream()
+                        .map(FakeWandbServer.Req::body)
+                        .toList()
+                        .toString())
             .hasSizeBetween(10, 19);
       } finally {
         child.destroyForcibly();
@@ -70,7 +76,8 @@ class CrashRecoveryTest {
 
       WandbTracker restarted = WandbTracker.builder(config(server.url()).build()).build();
       restarted.runStarted(
-          Fixtures.start(dir, "crash001", Optional.of(new ResumeInfo(15, 1, "step-15")), Map.of("lr", 0.1)));
+          Fixtures.start(
+              dir, "crash001", Optional.of(new ResumeInfo(15, 1, "step-15")), Map.of("lr", 0.1)));
       for (int s = 16; s <= 25; s++) {
         restarted.metrics(step(s, 1.0 / s));
       }
@@ -80,11 +87,14 @@ class CrashRecoveryTest {
       FakeWandbServer.Run run = server.run("crash001");
       assertThat(server.violations()).isEmpty();
       List<Long> steps = run.history().stream().map(h -> h.get("_step").asLong()).toList();
-      assertThat(steps).containsExactlyElementsOf(java.util.stream.LongStream.rangeClosed(1, 25).boxed().toList());
+      assertThat(steps)
+          .containsExactlyElementsOf(
+              java.util.stream.LongStream.rangeClosed(1, 25).boxed().toList());
       assertThat(run.completes).isEqualTo(1);
       assertThat(run.exitcode).isZero();
       assertThat(server.graphql("RunResumeStatus")).hasSize(1);
-      assertThat(server.graphql("UpsertBucket").get(1).json().get("variables").get("id").asText()).isEqualTo(run.id);
+      assertThat(server.graphql("UpsertBucket").get(1).json().get("variables").get("id").asText())
+          .isEqualTo(run.id);
       assertThat(Fixtures.allFiles(dir)).doesNotContain(KEY);
     }
   }

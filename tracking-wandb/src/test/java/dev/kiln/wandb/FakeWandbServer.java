@@ -125,7 +125,10 @@ final class FakeWandbServer implements AutoCloseable {
   }
 
   static MockResponse status(int code) {
-    return new MockResponse.Builder().code(code).body("{\"error\":\"injected " + code + "\"}").build();
+    return new MockResponse.Builder()
+        .code(code)
+        .body("{\"error\":\"injected " + code + "\"}")
+        .build();
   }
 
   static MockResponse status(int code, String retryAfter) {
@@ -160,9 +163,18 @@ final class FakeWandbServer implements AutoCloseable {
   }
 
   /** Adds an existing run, as an earlier process left it. */
-  synchronized Run seedRun(String entity, String project, String name, List<String> history, String summary, String config) {
+  synchronized Run seedRun(
+      String entity,
+      String project,
+      String name,
+      List<String> history,
+      String summary,
+      String config) {
     Run r = new Run();
-    r.id = Base64.getEncoder().encodeToString(("Run:v1:" + name + ":" + project + ":" + entity).getBytes(StandardCharsets.UTF_8));
+    r.id =
+        Base64.getEncoder()
+            .encodeToString(
+                ("Run:v1:" + name + ":" + project + ":" + entity).getBytes(StandardCharsets.UTF_8));
     r.entity = entity;
     r.project = project;
     r.name = name;
@@ -247,7 +259,8 @@ final class FakeWandbServer implements AutoCloseable {
       } else {
         response = new MockResponse.Builder().code(404).body("{}").build();
       }
-      requests.add(new Req(request.getMethod(), path, request.getHeaders(), body, response.getCode()));
+      requests.add(
+          new Req(request.getMethod(), path, request.getHeaders(), body, response.getCode()));
       notifyAll();
     }
     if (h != null) {
@@ -264,7 +277,11 @@ final class FakeWandbServer implements AutoCloseable {
   private MockResponse ok(Object data) {
     ObjectNode root = Json.MAPPER.createObjectNode();
     root.set("data", Json.MAPPER.valueToTree(data));
-    return new MockResponse.Builder().code(200).addHeader("Content-Type", "application/json").body(Json.write(root)).build();
+    return new MockResponse.Builder()
+        .code(200)
+        .addHeader("Content-Type", "application/json")
+        .body(Json.write(root))
+        .build();
   }
 
   private MockResponse graphql(JsonNode req) {
@@ -273,14 +290,21 @@ final class FakeWandbServer implements AutoCloseable {
     switch (op) {
       case "UpsertBucket":
         {
-          String e = v.path("entity").isNull() ? "fake-entity" : v.path("entity").asText("fake-entity");
-          String p = v.path("project").isNull() ? "uncategorized" : v.path("project").asText("uncategorized");
+          String e =
+              v.path("entity").isNull() ? "fake-entity" : v.path("entity").asText("fake-entity");
+          String p =
+              v.path("project").isNull()
+                  ? "uncategorized"
+                  : v.path("project").asText("uncategorized");
           String n = v.path("name").asText();
           Run r = runs.get(key(e, p, n));
           boolean inserted = r == null;
           if (r == null) {
             r = new Run();
-            r.id = Base64.getEncoder().encodeToString(("Run:v1:" + n + ":" + p + ":" + e).getBytes(StandardCharsets.UTF_8));
+            r.id =
+                Base64.getEncoder()
+                    .encodeToString(
+                        ("Run:v1:" + n + ":" + p + ":" + e).getBytes(StandardCharsets.UTF_8));
             r.entity = e;
             r.project = p;
             r.name = n;
@@ -310,7 +334,13 @@ final class FakeWandbServer implements AutoCloseable {
           bucket.put("sweepName", null);
           bucket.put(
               "project",
-              Map.of("id", "UHJvamVjdA==", "name", r.project, "entity", Map.of("id", "RW50aXR5OjE=", "name", r.entity)));
+              Map.of(
+                  "id",
+                  "UHJvamVjdA==",
+                  "name",
+                  r.project,
+                  "entity",
+                  Map.of("id", "RW50aXR5OjE=", "name", r.entity)));
           bucket.put("historyLineCount", r.file("wandb-history.jsonl").size());
           Map<String, Object> upsert = new LinkedHashMap<>();
           upsert.put("bucket", bucket);
@@ -334,7 +364,11 @@ final class FakeWandbServer implements AutoCloseable {
             Map<String, Object> b = new LinkedHashMap<>();
             b.put("id", r.id);
             b.put("name", r.name);
-            b.put("summaryMetrics", r.file("wandb-summary.json").isEmpty() ? "{}" : r.file("wandb-summary.json").get(0));
+            b.put(
+                "summaryMetrics",
+                r.file("wandb-summary.json").isEmpty()
+                    ? "{}"
+                    : r.file("wandb-summary.json").get(0));
             b.put("displayName", r.displayName);
             b.put("logLineCount", r.file("output.log").size());
             b.put("historyLineCount", h.size());
@@ -376,7 +410,8 @@ final class FakeWandbServer implements AutoCloseable {
       List<String> lines = r.file(f.getKey());
       int offset = f.getValue().path("offset").asInt();
       if (offset > lines.size()) {
-        violations.add("gap in " + f.getKey() + ": offset " + offset + " but " + lines.size() + " lines");
+        violations.add(
+            "gap in " + f.getKey() + ": offset " + offset + " but " + lines.size() + " lines");
       }
       int i = offset;
       for (JsonNode c : f.getValue().path("content")) {
@@ -386,7 +421,8 @@ final class FakeWandbServer implements AutoCloseable {
         }
         if (i < lines.size()) {
           if (!f.getKey().equals("wandb-summary.json") && !line.equals(lines.get(i))) {
-            violations.add(f.getKey() + " line " + i + " changed from " + lines.get(i) + " to " + line);
+            violations.add(
+                f.getKey() + " line " + i + " changed from " + lines.get(i) + " to " + line);
           }
           lines.set(i, line);
         } else {

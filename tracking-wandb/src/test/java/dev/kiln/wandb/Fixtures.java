@@ -44,7 +44,8 @@ final class Fixtures {
     return start(dir, runId, Optional.empty(), Map.of("lr", 0.1, "batch_size", 64));
   }
 
-  static RunStart start(Path dir, String runId, Optional<ResumeInfo> resume, Map<String, Object> config) {
+  static RunStart start(
+      Path dir, String runId, Optional<ResumeInfo> resume, Map<String, Object> config) {
     return new RunStart(
         runId,
         "run-" + runId,
@@ -71,7 +72,9 @@ final class Fixtures {
         step,
         1,
         T0.plusSeconds(60),
-        outcome == RunEnd.Outcome.FAILED ? Optional.of("java.lang.IllegalStateException: boom") : Optional.empty());
+        outcome == RunEnd.Outcome.FAILED
+            ? Optional.of("java.lang.IllegalStateException: boom")
+            : Optional.empty());
   }
 
   /** Polls {@code condition} until it holds or {@code timeout} passes. */

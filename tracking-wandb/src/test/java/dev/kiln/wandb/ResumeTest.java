@@ -38,10 +38,12 @@ class ResumeTest {
               OLD_HISTORY,
               "{\"loss\":0.3,\"old_best\":0.3,\"_step\":3,\"_runtime\":30.0,\"_wandb\":{\"runtime\":30}}",
               "{\"old_key\":{\"value\":\"kept\"},\"lr\":{\"value\":0.5}}");
-      // Another machine: no local spool. Kiln resumes from a checkpoint at step 2 and re-emits 3..5.
+      // Another machine: no local spool. Kiln resumes from a checkpoint at step 2 and re-emits
+      // 3..5.
       WandbTracker tracker = WandbTracker.builder(config(server.url()).build()).build();
       tracker.runStarted(
-          Fixtures.start(dir, "resume01", Optional.of(new ResumeInfo(2, 1, "step-2")), Map.of("lr", 0.1)));
+          Fixtures.start(
+              dir, "resume01", Optional.of(new ResumeInfo(2, 1, "step-2")), Map.of("lr", 0.1)));
       for (int s = 3; s <= 5; s++) {
         tracker.metrics(step(s, 1.0 / s));
       }
@@ -59,8 +61,11 @@ class ResumeTest {
 
       FakeWandbServer.Run run = server.run("resume01");
       List<JsonNode> h = run.history();
-      assertThat(h.stream().map(n -> n.get("_step").asLong()).toList()).containsExactly(1L, 2L, 3L, 4L, 5L);
-      assertThat(h.get(2).get("loss").asDouble()).as("step 3 kept from the first process").isEqualTo(0.3);
+      assertThat(h.stream().map(n -> n.get("_step").asLong()).toList())
+          .containsExactly(1L, 2L, 3L, 4L, 5L);
+      assertThat(h.get(2).get("loss").asDouble())
+          .as("step 3 kept from the first process")
+          .isEqualTo(0.3);
       assertThat(h.get(3).get("_runtime").asDouble()).as("runtime continues").isGreaterThan(30.0);
       JsonNode firstPost = server.fileStreamPosts().get(0).json().get("files");
       assertThat(firstPost.get("wandb-history.jsonl").get("offset").asInt()).isEqualTo(3);
@@ -75,9 +80,14 @@ class ResumeTest {
   void resumeMustFailsForAnUnknownRun() throws Exception {
     try (FakeWandbServer server = new FakeWandbServer(KEY).start()) {
       WandbConfig cfg =
-          config(server.url()).resume(WandbConfig.Resume.MUST).failOnError(true).initTimeout(Duration.ofSeconds(20)).build();
+          config(server.url())
+              .resume(WandbConfig.Resume.MUST)
+              .failOnError(true)
+              .initTimeout(Duration.ofSeconds(20))
+              .build();
       WandbTracker tracker = WandbTracker.builder(cfg).build();
-      org.assertj.core.api.Assertions.assertThatThrownBy(() -> tracker.runStarted(Fixtures.start(dir, "missing1")))
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> tracker.runStarted(Fixtures.start(dir, "missing1")))
           .isInstanceOf(IllegalStateException.class)
           .hasMessageContaining("does not exist")
           .hasMessageContaining("WANDB_RESUME=must");

@@ -16,7 +16,8 @@ class WandbConfigTest {
 
   @Test
   void defaultsAreTheOfficialClientsDefaults() {
-    WandbConfig c = WandbConfig.builder().environment(Map.of()).netrcFile(dir.resolve("none")).build();
+    WandbConfig c =
+        WandbConfig.builder().environment(Map.of()).netrcFile(dir.resolve("none")).build();
     assertThat(c.baseUrl()).isEqualTo("https://api.wandb.ai");
     assertThat(c.project()).isEqualTo("uncategorized");
     assertThat(c.entity()).isEmpty();
@@ -69,7 +70,8 @@ class WandbConfigTest {
   void explicitValuesWinOverTheEnvironment() {
     WandbConfig c =
         WandbConfig.builder()
-            .environment(Map.of("WANDB_PROJECT", "env", "WANDB_MODE", "offline", "WANDB_API_KEY", "env-key"))
+            .environment(
+                Map.of("WANDB_PROJECT", "env", "WANDB_MODE", "offline", "WANDB_API_KEY", "env-key"))
             .project("explicit")
             .mode(WandbConfig.Mode.DISABLED)
             .apiKey("explicit-key")
@@ -85,30 +87,41 @@ class WandbConfigTest {
     Path netrc = dir.resolve("netrc");
     Files.writeString(
         netrc,
-        "machine api.wandb.ai\n  login user\n  password hosted-key\nmachine wandb.example.com login user password self-key\n");
+        "machine api.wandb.ai\n"
+            + "  login user\n"
+            + "  password hosted-key\n"
+            + "machine wandb.example.com login user password self-key\n");
     WandbConfig hosted = WandbConfig.builder().environment(Map.of()).netrcFile(netrc).build();
     assertThat(hosted.apiKey()).contains("hosted-key");
     WandbConfig self =
         WandbConfig.builder()
-            .environment(Map.of("WANDB_BASE_URL", "https://wandb.example.com", "NETRC", netrc.toString()))
+            .environment(
+                Map.of("WANDB_BASE_URL", "https://wandb.example.com", "NETRC", netrc.toString()))
             .build();
     assertThat(self.apiKey()).contains("self-key");
     WandbConfig envWins =
-        WandbConfig.builder().environment(Map.of("WANDB_API_KEY", "env-key")).netrcFile(netrc).build();
+        WandbConfig.builder()
+            .environment(Map.of("WANDB_API_KEY", "env-key"))
+            .netrcFile(netrc)
+            .build();
     assertThat(envWins.apiKey()).contains("env-key");
   }
 
   @Test
   void invalidValuesNameTheSetting() {
-    assertThatThrownBy(() -> WandbConfig.builder().environment(Map.of("WANDB_MODE", "sometimes")).build())
+    assertThatThrownBy(
+            () -> WandbConfig.builder().environment(Map.of("WANDB_MODE", "sometimes")).build())
         .hasMessageContaining("WANDB_MODE")
         .hasMessageContaining("sometimes");
     assertThatThrownBy(() -> WandbConfig.builder().environment(Map.of()).baseUrl("ftp://x").build())
         .hasMessageContaining("baseUrl");
-    assertThatThrownBy(() -> WandbConfig.builder().environment(Map.of()).transmitInterval(Duration.ZERO).build())
+    assertThatThrownBy(
+            () ->
+                WandbConfig.builder().environment(Map.of()).transmitInterval(Duration.ZERO).build())
         .hasMessageContaining("transmitInterval");
     assertThatThrownBy(() -> WandbConfig.builder().project(" ")).hasMessageContaining("project");
-    assertThatThrownBy(() -> WandbConfig.builder().environment(Map.of("WANDB_RESUME", "maybe")).build())
+    assertThatThrownBy(
+            () -> WandbConfig.builder().environment(Map.of("WANDB_RESUME", "maybe")).build())
         .hasMessageContaining("WANDB_RESUME");
   }
 

@@ -49,7 +49,10 @@ class WandbTrackerContractTest extends ExperimentTrackerContractTest {
 
   @Override
   protected void verifyResumedRun(
-      Path runDirectory, ResumeInfo resume, List<MetricsRecord> sentBefore, List<MetricsRecord> sentAfter) {
+      Path runDirectory,
+      ResumeInfo resume,
+      List<MetricsRecord> sentBefore,
+      List<MetricsRecord> sentAfter) {
     assertThat(server.violations()).isEmpty();
     FakeWandbServer.Run run = onlyRun();
     List<Long> steps = run.history().stream().map(h -> h.get("_step").asLong()).toList();
@@ -62,7 +65,8 @@ class WandbTrackerContractTest extends ExperimentTrackerContractTest {
   }
 
   private FakeWandbServer.Run onlyRun() {
-    String name = server.graphql("UpsertBucket").get(0).json().get("variables").get("name").asText();
+    String name =
+        server.graphql("UpsertBucket").get(0).json().get("variables").get("name").asText();
     return server.run(name);
   }
 }

@@ -75,8 +75,11 @@ class WandbTrackerTest {
     tracker.runEnded(end(RunEnd.Outcome.FINISHED, 5));
     tracker.close();
 
-    String auth = "Basic " + Base64.getEncoder().encodeToString(("api:" + KEY).getBytes(StandardCharsets.UTF_8));
-    assertThat(server.requests()).allSatisfy(r -> assertThat(r.headers().get("Authorization")).isEqualTo(auth));
+    String auth =
+        "Basic "
+            + Base64.getEncoder().encodeToString(("api:" + KEY).getBytes(StandardCharsets.UTF_8));
+    assertThat(server.requests())
+        .allSatisfy(r -> assertThat(r.headers().get("Authorization")).isEqualTo(auth));
     JsonNode vars = server.graphql("UpsertBucket").get(0).json().get("variables");
     assertThat(vars.get("name").asText()).isEqualTo("abcd1234");
     assertThat(vars.get("project").asText()).isEqualTo("p");
@@ -112,10 +115,12 @@ class WandbTrackerTest {
     assertThat(posts.get(posts.size() - 1).json().get("complete").asBoolean()).isTrue();
     assertThat(posts.get(posts.size() - 1).json().get("exitcode").asInt()).isZero();
     for (FakeWandbServer.Req p : posts) {
-      assertThat(p.json().path("files").path("wandb-summary.json").path("offset").asInt(0)).isZero();
+      assertThat(p.json().path("files").path("wandb-summary.json").path("offset").asInt(0))
+          .isZero();
     }
     assertThat(server.requests().get(server.requests().size() - 1).isFileStream()).isTrue();
-    assertThat(logs.count("W&B run run-abcd1234: " + server.url() + "/fake-entity/p/runs/abcd1234")).isEqualTo(1);
+    assertThat(logs.count("W&B run run-abcd1234: " + server.url() + "/fake-entity/p/runs/abcd1234"))
+        .isEqualTo(1);
   }
 
   @Test
@@ -138,7 +143,10 @@ class WandbTrackerTest {
         FakeWandbServer.status(500), FakeWandbServer.status(500), FakeWandbServer.status(429, "1"));
     List<Duration> waits = Collections.synchronizedList(new ArrayList<>());
     WandbConfig cfg =
-        config(server.url()).retryBaseDelay(Duration.ofSeconds(2)).retryMaxDelay(Duration.ofSeconds(60)).build();
+        config(server.url())
+            .retryBaseDelay(Duration.ofSeconds(2))
+            .retryMaxDelay(Duration.ofSeconds(60))
+            .build();
     WandbTracker tracker = WandbTracker.builder(cfg).sleeper(waits::add).build();
     tracker.runStarted(start(dir, "retry001"));
     tracker.metrics(step(1, 1.0));
@@ -179,13 +187,21 @@ class WandbTrackerTest {
       tracker.metrics(step(s, 1.0 / s));
     }
     tracker.runEnded(end(RunEnd.Outcome.FINISHED, 50));
-    assertThat(Fixtures.await(() -> logs.count("is not accepting uploads") > 0, Duration.ofSeconds(20))).isTrue();
+    assertThat(
+            Fixtures.await(
+                () -> logs.count("is not accepting uploads") > 0, Duration.ofSeconds(20)))
+        .isTrue();
     server.close();
     try (FakeWandbServer late = new FakeWandbServer(KEY).start(port)) {
       tracker.close();
       FakeWandbServer.Run run = late.run("down0001");
       assertThat(late.violations()).isEmpty();
-      assertThat(steps(run)).hasSize(50).isSorted().doesNotHaveDuplicates().startsWith(1L).endsWith(50L);
+      assertThat(steps(run))
+          .hasSize(50)
+          .isSorted()
+          .doesNotHaveDuplicates()
+          .startsWith(1L)
+          .endsWith(50L);
       assertThat(run.completes).isEqualTo(1);
     }
     assertThat(logs.count("is not accepting uploads")).isEqualTo(1);
@@ -283,7 +299,8 @@ class WandbTrackerTest {
     tracker.runStarted(start(dir, "fatal001"));
     tracker.metrics(step(1, 1.0));
     tracker.metrics(step(2, 1.0));
-    assertThat(server.awaitRequest(FakeWandbServer.Req::isFileStream, Duration.ofSeconds(20))).isTrue();
+    assertThat(server.awaitRequest(FakeWandbServer.Req::isFileStream, Duration.ofSeconds(20)))
+        .isTrue();
     tracker.metrics(step(3, 1.0));
     tracker.runEnded(end(RunEnd.Outcome.FINISHED, 3));
     tracker.close();
@@ -298,7 +315,8 @@ class WandbTrackerTest {
     WandbTracker tracker = WandbTracker.builder(cfg).build();
     tracker.runStarted(start(dir, "batch001"));
     tracker.metrics(step(1, 1.0));
-    assertThat(server.awaitRequest(FakeWandbServer.Req::isFileStream, Duration.ofSeconds(20))).isTrue();
+    assertThat(server.awaitRequest(FakeWandbServer.Req::isFileStream, Duration.ofSeconds(20)))
+        .isTrue();
     for (int s = 2; s <= 100; s++) {
       tracker.metrics(step(s, 1.0));
     }
@@ -312,14 +330,22 @@ class WandbTrackerTest {
   @Test
   void anIdleRunSendsEmptyHeartbeats() throws Exception {
     WandbConfig cfg =
-        config(server.url()).transmitInterval(Duration.ofMillis(10)).heartbeatInterval(Duration.ofMillis(100)).build();
+        config(server.url())
+            .transmitInterval(Duration.ofMillis(10))
+            .heartbeatInterval(Duration.ofMillis(100))
+            .build();
     WandbTracker tracker = WandbTracker.builder(cfg).build();
     tracker.runStarted(start(dir, "beat0001"));
     tracker.metrics(step(1, 1.0));
     assertThat(
             server.awaitRequest(
-                r -> r.isFileStream() && r.body().equals("{}")
-                    && server.fileStreamPosts().stream().filter(p -> p.body().equals("{}")).count() >= 2,
+                r ->
+                    r.isFileStream()
+                        && r.body().equals("{}")
+                        && server.fileStreamPosts().stream()
+                                .filter(p -> p.body().equals("{}"))
+                                .count()
+                            >= 2,
                 Duration.ofSeconds(20)))
         .isTrue();
     tracker.runEnded(end(RunEnd.Outcome.FINISHED, 1));
@@ -336,7 +362,8 @@ class WandbTrackerTest {
     tracker.metrics(step(1, 1.0));
     assertThat(
             server.awaitRequest(
-                r -> r.isFileStream() && r.body().contains("wandb-events.jsonl"), Duration.ofSeconds(20)))
+                r -> r.isFileStream() && r.body().contains("wandb-events.jsonl"),
+                Duration.ofSeconds(20)))
         .isTrue();
     tracker.runEnded(end(RunEnd.Outcome.FINISHED, 1));
     tracker.close();
@@ -355,7 +382,12 @@ class WandbTrackerTest {
     tracker.metrics(step(1, 1.0));
     tracker.metrics(
         new MetricsRecord(
-            MetricsRecord.Kind.EPOCH, 1, 1, Fixtures.T0.plusSeconds(1), Map.of("test_acc", 0.9), Map.of("verdict", "ok")));
+            MetricsRecord.Kind.EPOCH,
+            1,
+            1,
+            Fixtures.T0.plusSeconds(1),
+            Map.of("test_acc", 0.9),
+            Map.of("verdict", "ok")));
     tracker.metrics(step(2, 0.5));
     tracker.runEnded(end(RunEnd.Outcome.FINISHED, 2));
     tracker.close();
@@ -372,7 +404,12 @@ class WandbTrackerTest {
     tracker.runStarted(start(dir, "nan00001"));
     tracker.metrics(
         new MetricsRecord(
-            MetricsRecord.Kind.STEP, 1, 1, Fixtures.T0, Map.of("a", Double.NaN, "b", Double.POSITIVE_INFINITY), Map.of()));
+            MetricsRecord.Kind.STEP,
+            1,
+            1,
+            Fixtures.T0,
+            Map.of("a", Double.NaN, "b", Double.POSITIVE_INFINITY),
+            Map.of()));
     tracker.runEnded(end(RunEnd.Outcome.FINISHED, 1));
     tracker.close();
     String line = server.run("nan00001").file("wandb-history.jsonl").get(0);

@@ -5,35 +5,35 @@ import java.io.OutputStream;
 import java.nio.file.Path;
 
 /**
- * Every file-system mutation a checkpoint save makes. The store performs all its writes, syncs, renames and
- * deletions through one instance so tests can record the order of operations or inject a failure (a full disk) at
- * any step.
+ * Every file-system mutation a checkpoint save makes. The store performs all its writes, syncs,
+ * renames and deletions through one instance so tests can record the order of operations or inject
+ * a failure (a full disk) at any step.
  */
 public interface FileOps {
 
-    /** Creates one directory; its parent must exist. */
-    void createDirectory(Path dir) throws IOException;
+  /** Creates one directory; its parent must exist. */
+  void createDirectory(Path dir) throws IOException;
 
-    /** Opens a new file for writing; fails if it exists. */
-    OutputStream newOutputStream(Path file) throws IOException;
+  /** Opens a new file for writing; fails if it exists. */
+  OutputStream newOutputStream(Path file) throws IOException;
 
-    /** Writes {@code bytes} to a new file and forces them to the device. */
-    void writeDurably(Path file, byte[] bytes) throws IOException;
+  /** Writes {@code bytes} to a new file and forces them to the device. */
+  void writeDurably(Path file, byte[] bytes) throws IOException;
 
-    /** Forces a regular file's data and metadata to the device. */
-    void fsyncFile(Path file) throws IOException;
+  /** Forces a regular file's data and metadata to the device. */
+  void fsyncFile(Path file) throws IOException;
 
-    /** Forces a directory's entries (names created, renamed or removed in it) to the device. */
-    void fsyncDirectory(Path dir) throws IOException;
+  /** Forces a directory's entries (names created, renamed or removed in it) to the device. */
+  void fsyncDirectory(Path dir) throws IOException;
 
-    /** Renames {@code source} to {@code target} atomically; fails if the file system cannot. */
-    void atomicMove(Path source, Path target) throws IOException;
+  /** Renames {@code source} to {@code target} atomically; fails if the file system cannot. */
+  void atomicMove(Path source, Path target) throws IOException;
 
-    /** Deletes a file or a directory tree; missing entries are ignored. */
-    void deleteRecursively(Path path) throws IOException;
+  /** Deletes a file or a directory tree; missing entries are ignored. */
+  void deleteRecursively(Path path) throws IOException;
 
-    /** The real file system. */
-    static FileOps system() {
-        return SystemFileOps.INSTANCE;
-    }
+  /** The real file system. */
+  static FileOps system() {
+    return SystemFileOps.INSTANCE;
+  }
 }

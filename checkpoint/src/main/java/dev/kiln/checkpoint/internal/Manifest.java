@@ -16,198 +16,219 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * The contents of {@code manifest.json}: written last into a checkpoint, it describes every other file. Parsed as a
- * JSON tree into plain values only; nothing in it selects a class to instantiate.
+ * The contents of {@code manifest.json}: written last into a checkpoint, it describes every other
+ * file. Parsed as a JSON tree into plain values only; nothing in it selects a class to instantiate.
  */
 public record Manifest(
-        int formatVersion,
-        int epoch,
-        long step,
-        Instant createdAt,
-        Map<String, String> versions,
-        Map<String, Double> metrics,
-        Map<String, Object> metadata,
-        Map<String, CheckpointFile> files) {
+    int formatVersion,
+    int epoch,
+    long step,
+    Instant createdAt,
+    Map<String, String> versions,
+    Map<String, Double> metrics,
+    Map<String, Object> metadata,
+    Map<String, CheckpointFile> files) {
 
-    public static final String FILE_NAME = "manifest.json";
-    public static final String FORMAT = "kiln-checkpoint";
-    public static final int FORMAT_VERSION = 1;
-    /** Refuse to parse manifests larger than this; a real one is a few KiB. */
-    public static final long MAX_BYTES = 16L << 20;
+  public static final String FILE_NAME = "manifest.json";
+  public static final String FORMAT = "kiln-checkpoint";
+  public static final int FORMAT_VERSION = 1;
 
-    private static final ObjectMapper MAPPER = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+  /** Refuse to parse manifests larger than this; a real one is a few KiB. */
+  public static final long MAX_BYTES = 16L << 20;
 
-    /** A manifest could not be parsed; the message says which field and why. */
-    public static final class InvalidManifestException extends Exception {
-        private static final long serialVersionUID = 1L;
-        private final boolean unsupportedVersion;
+  private static final ObjectMapper MAPPER =
+      new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-        InvalidManifestException(String message, boolean unsupportedVersion) {
-            super(message);
-            this.unsupportedVersion = unsupportedVersion;
-        }
+  /** A manifest could not be parsed; the message says which field and why. */
+  public static final class InvalidManifestException extends Exception {
+    private static final long serialVersionUID = 1L;
+    private final boolean unsupportedVersion;
 
-        public boolean unsupportedVersion() {
-            return unsupportedVersion;
-        }
+    InvalidManifestException(String message, boolean unsupportedVersion) {
+      super(message);
+      this.unsupportedVersion = unsupportedVersion;
     }
 
-    public byte[] toJson() {
-        ObjectNode root = MAPPER.createObjectNode();
-        root.put("format", FORMAT);
-        root.put("formatVersion", formatVersion);
-        root.put("epoch", epoch);
-        root.put("step", step);
-        root.put("createdAt", createdAt.toString());
-        ObjectNode v = root.putObject("versions");
-        versions.forEach(v::put);
-        ObjectNode m = root.putObject("metrics");
-        metrics.forEach((name, value) -> {
-            if (Double.isFinite(value)) {
-                m.put(name, value);
-            } else {
-                m.put(name, value.toString()); // "NaN", "Infinity", "-Infinity"
-            }
+    public boolean unsupportedVersion() {
+      return unsupportedVersion;
+    }
+  }
+
+  public byte[] toJson() {
+    ObjectNode root = MAPPER.createObjectNode();
+    root.put("format", FORMAT);
+    root.put("formatVersion", formatVersion);
+    root.put("epoch", epoch);
+    root.put("step", step);
+    root.put("createdAt", createdAt.toString());
+    ObjectNode v = root.putObject("versions");
+    versions.forEach(v::put);
+    ObjectNode m = root.putObject("metrics");
+    metrics.forEach(
+        (name, value) -> {
+          if (Double.isFinite(value)) {
+            m.put(name, value);
+          } else {
+            m.put(name, value.toString()); // "NaN", "Infinity", "-Infinity"
+          }
         });
-        root.set("metadata", MAPPER.valueToTree(metadata));
-        ArrayNode f = root.putArray("files");
-        for (CheckpointFile file : files.values()) {
-            f.addObject().put("name", file.name()).put("size", file.size()).put("sha256", file.sha256());
-        }
-        try {
-            return MAPPER.writeValueAsBytes(root);
-        } catch (JsonProcessingException e) {
-            throw new IllegalStateException("cannot encode manifest: " + e.getOriginalMessage(), e);
-        }
+    root.set("metadata", MAPPER.valueToTree(metadata));
+    ArrayNode f = root.putArray("files");
+    for (CheckpointFile file : files.values()) {
+      f.addObject().put("name", file.name()).put("size", file.size()).put("sha256", file.sha256());
     }
+    try {
+      return MAPPER.writeValueAsBytes(root);
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("cannot encode manifest: " + e.getOriginalMessage(), e);
+    }
+  }
 
-    public static Manifest parse(byte[] json) throws InvalidManifestException {
-        JsonNode root;
-        try {
-            root = MAPPER.readTree(json);
-        } catch (java.io.IOException e) {
-            throw new InvalidManifestException("not valid JSON (" + firstLine(e.getMessage()) + ")", false);
-        }
-        if (root == null || !root.isObject()) {
-            throw new InvalidManifestException("not a JSON object", false);
-        }
-        if (!FORMAT.equals(root.path("format").asText())) {
-            throw new InvalidManifestException("field 'format' is not \"" + FORMAT + "\"", false);
-        }
-        int version = requiredInt(root, "formatVersion");
-        if (version > FORMAT_VERSION || version < 1) {
-            throw new InvalidManifestException("format version " + version + " is not supported (this Kiln reads "
-                    + FORMAT_VERSION + "); load it with a newer Kiln", true);
-        }
-        int epoch = requiredInt(root, "epoch");
-        long step = required(root, "step").asLong();
-        if (!required(root, "step").canConvertToLong() || step < 0) {
-            throw new InvalidManifestException("field 'step' is not a non-negative integer", false);
-        }
-        Instant createdAt;
-        try {
-            createdAt = Instant.parse(required(root, "createdAt").asText());
-        } catch (DateTimeParseException e) {
-            throw new InvalidManifestException("field 'createdAt' is not an ISO-8601 instant", false);
-        }
-        Map<String, String> versions = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = object(root, "versions").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            versions.put(e.getKey(), e.getValue().asText());
-        }
-        Map<String, Double> metrics = new LinkedHashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = object(root, "metrics").fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            metrics.put(e.getKey(), metricValue(e.getKey(), e.getValue()));
-        }
-        Map<String, Object> metadata;
-        try {
-            @SuppressWarnings("unchecked")
-            Map<String, Object> raw = MAPPER.convertValue(object(root, "metadata"), LinkedHashMap.class);
-            metadata = JsonValues.copyObject(raw, "metadata");
-        } catch (IllegalArgumentException e) {
-            throw new InvalidManifestException("field 'metadata' is malformed: " + e.getMessage(), false);
-        }
-        JsonNode filesNode = required(root, "files");
-        if (!filesNode.isArray()) {
-            throw new InvalidManifestException("field 'files' is not an array", false);
-        }
-        Map<String, CheckpointFile> files = new LinkedHashMap<>();
-        for (JsonNode f : filesNode) {
-            String name = required(f, "name").asText();
-            JsonNode size = required(f, "size");
-            String sha = required(f, "sha256").asText();
-            if (!size.canConvertToLong() || size.asLong() < 0 || !sha.matches("[0-9a-f]{64}") || !isSafe(name)) {
-                throw new InvalidManifestException("entry for file '" + name + "' is malformed", false);
-            }
-            files.put(name, new CheckpointFile(name, size.asLong(), sha));
-        }
-        return new Manifest(version, epoch, step, createdAt, Collections.unmodifiableMap(versions),
-                Collections.unmodifiableMap(metrics), metadata, Collections.unmodifiableMap(files));
+  public static Manifest parse(byte[] json) throws InvalidManifestException {
+    JsonNode root;
+    try {
+      root = MAPPER.readTree(json);
+    } catch (java.io.IOException e) {
+      throw new InvalidManifestException(
+          "not valid JSON (" + firstLine(e.getMessage()) + ")", false);
     }
+    if (root == null || !root.isObject()) {
+      throw new InvalidManifestException("not a JSON object", false);
+    }
+    if (!FORMAT.equals(root.path("format").asText())) {
+      throw new InvalidManifestException("field 'format' is not \"" + FORMAT + "\"", false);
+    }
+    int version = requiredInt(root, "formatVersion");
+    if (version > FORMAT_VERSION || version < 1) {
+      throw new InvalidManifestException(
+          "format version "
+              + version
+              + " is not supported (this Kiln reads "
+              + FORMAT_VERSION
+              + "); load it with a newer Kiln",
+          true);
+    }
+    int epoch = requiredInt(root, "epoch");
+    long step = required(root, "step").asLong();
+    if (!required(root, "step").canConvertToLong() || step < 0) {
+      throw new InvalidManifestException("field 'step' is not a non-negative integer", false);
+    }
+    Instant createdAt;
+    try {
+      createdAt = Instant.parse(required(root, "createdAt").asText());
+    } catch (DateTimeParseException e) {
+      throw new InvalidManifestException("field 'createdAt' is not an ISO-8601 instant", false);
+    }
+    Map<String, String> versions = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = object(root, "versions").fields();
+        it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      versions.put(e.getKey(), e.getValue().asText());
+    }
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    for (Iterator<Map.Entry<String, JsonNode>> it = object(root, "metrics").fields();
+        it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      metrics.put(e.getKey(), metricValue(e.getKey(), e.getValue()));
+    }
+    Map<String, Object> metadata;
+    try {
+      @SuppressWarnings("unchecked")
+      Map<String, Object> raw = MAPPER.convertValue(object(root, "metadata"), LinkedHashMap.class);
+      metadata = JsonValues.copyObject(raw, "metadata");
+    } catch (IllegalArgumentException e) {
+      throw new InvalidManifestException("field 'metadata' is malformed: " + e.getMessage(), false);
+    }
+    JsonNode filesNode = required(root, "files");
+    if (!filesNode.isArray()) {
+      throw new InvalidManifestException("field 'files' is not an array", false);
+    }
+    Map<String, CheckpointFile> files = new LinkedHashMap<>();
+    for (JsonNode f : filesNode) {
+      String name = required(f, "name").asText();
+      JsonNode size = required(f, "size");
+      String sha = required(f, "sha256").asText();
+      if (!size.canConvertToLong()
+          || size.asLong() < 0
+          || !sha.matches("[0-9a-f]{64}")
+          || !isSafe(name)) {
+        throw new InvalidManifestException("entry for file '" + name + "' is malformed", false);
+      }
+      files.put(name, new CheckpointFile(name, size.asLong(), sha));
+    }
+    return new Manifest(
+        version,
+        epoch,
+        step,
+        createdAt,
+        Collections.unmodifiableMap(versions),
+        Collections.unmodifiableMap(metrics),
+        metadata,
+        Collections.unmodifiableMap(files));
+  }
 
-    public static String toJsonString(Manifest manifest) {
-        return new String(manifest.toJson(), StandardCharsets.UTF_8);
-    }
+  public static String toJsonString(Manifest manifest) {
+    return new String(manifest.toJson(), StandardCharsets.UTF_8);
+  }
 
-    /** True if {@code name} is a relative path that stays inside the checkpoint directory. */
-    public static boolean isSafe(String name) {
-        if (name.isEmpty() || name.startsWith("/") || name.contains("\\") || name.contains("\0")) {
-            return false;
-        }
-        for (String part : name.split("/", -1)) {
-            if (part.isEmpty() || part.equals(".") || part.equals("..")) {
-                return false;
-            }
-        }
-        return true;
+  /** True if {@code name} is a relative path that stays inside the checkpoint directory. */
+  public static boolean isSafe(String name) {
+    if (name.isEmpty() || name.startsWith("/") || name.contains("\\") || name.contains("\0")) {
+      return false;
     }
+    for (String part : name.split("/", -1)) {
+      if (part.isEmpty() || part.equals(".") || part.equals("..")) {
+        return false;
+      }
+    }
+    return true;
+  }
 
-    private static double metricValue(String name, JsonNode node) throws InvalidManifestException {
-        if (node.isNumber()) {
-            return node.asDouble();
-        }
-        switch (node.asText()) {
-            case "NaN":
-                return Double.NaN;
-            case "Infinity":
-                return Double.POSITIVE_INFINITY;
-            case "-Infinity":
-                return Double.NEGATIVE_INFINITY;
-            default:
-                throw new InvalidManifestException("metric '" + name + "' is not a number", false);
-        }
+  private static double metricValue(String name, JsonNode node) throws InvalidManifestException {
+    if (node.isNumber()) {
+      return node.asDouble();
     }
+    switch (node.asText()) {
+      case "NaN":
+        return Double.NaN;
+      case "Infinity":
+        return Double.POSITIVE_INFINITY;
+      case "-Infinity":
+        return Double.NEGATIVE_INFINITY;
+      default:
+        throw new InvalidManifestException("metric '" + name + "' is not a number", false);
+    }
+  }
 
-    private static JsonNode required(JsonNode node, String field) throws InvalidManifestException {
-        JsonNode value = node.get(field);
-        if (value == null || value.isNull()) {
-            throw new InvalidManifestException("field '" + field + "' is missing", false);
-        }
-        return value;
+  private static JsonNode required(JsonNode node, String field) throws InvalidManifestException {
+    JsonNode value = node.get(field);
+    if (value == null || value.isNull()) {
+      throw new InvalidManifestException("field '" + field + "' is missing", false);
     }
+    return value;
+  }
 
-    private static int requiredInt(JsonNode node, String field) throws InvalidManifestException {
-        JsonNode value = required(node, field);
-        if (!value.canConvertToInt() || !value.isIntegralNumber()) {
-            throw new InvalidManifestException("field '" + field + "' is not an integer", false);
-        }
-        return value.asInt();
+  private static int requiredInt(JsonNode node, String field) throws InvalidManifestException {
+    JsonNode value = required(node, field);
+    if (!value.canConvertToInt() || !value.isIntegralNumber()) {
+      throw new InvalidManifestException("field '" + field + "' is not an integer", false);
     }
+    return value.asInt();
+  }
 
-    private static JsonNode object(JsonNode node, String field) throws InvalidManifestException {
-        JsonNode value = required(node, field);
-        if (!value.isObject()) {
-            throw new InvalidManifestException("field '" + field + "' is not an object", false);
-        }
-        return value;
+  private static JsonNode object(JsonNode node, String field) throws InvalidManifestException {
+    JsonNode value = required(node, field);
+    if (!value.isObject()) {
+      throw new InvalidManifestException("field '" + field + "' is not an object", false);
     }
+    return value;
+  }
 
-    private static String firstLine(String s) {
-        if (s == null) {
-            return "no detail";
-        }
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
+  private static String firstLine(String s) {
+    if (s == null) {
+      return "no detail";
     }
+    int nl = s.indexOf('\n');
+    return nl < 0 ? s : s.substring(0, nl);
+  }
 }

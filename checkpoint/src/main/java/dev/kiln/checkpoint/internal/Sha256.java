@@ -12,39 +12,39 @@ import java.util.HexFormat;
 /** SHA-256 of files, read in large chunks. */
 public final class Sha256 {
 
-    private static final int CHUNK = 1 << 20;
+  private static final int CHUNK = 1 << 20;
 
-    private Sha256() {}
+  private Sha256() {}
 
-    /** Size and hex SHA-256 of a file, from one read. */
-    public record Digest(long size, String sha256) {}
+  /** Size and hex SHA-256 of a file, from one read. */
+  public record Digest(long size, String sha256) {}
 
-    /** Reads the whole file once. */
-    public static Digest of(Path file) throws IOException {
-        MessageDigest digest = newDigest();
-        byte[] chunk = new byte[CHUNK];
-        ByteBuffer buffer = ByteBuffer.wrap(chunk);
-        long size = 0;
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            int n;
-            while ((n = channel.read(buffer)) >= 0) {
-                digest.update(chunk, 0, n);
-                size += n;
-                buffer.clear();
-            }
-        }
-        return new Digest(size, HexFormat.of().formatHex(digest.digest()));
+  /** Reads the whole file once. */
+  public static Digest of(Path file) throws IOException {
+    MessageDigest digest = newDigest();
+    byte[] chunk = new byte[CHUNK];
+    ByteBuffer buffer = ByteBuffer.wrap(chunk);
+    long size = 0;
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      int n;
+      while ((n = channel.read(buffer)) >= 0) {
+        digest.update(chunk, 0, n);
+        size += n;
+        buffer.clear();
+      }
     }
+    return new Digest(size, HexFormat.of().formatHex(digest.digest()));
+  }
 
-    public static String of(byte[] bytes) {
-        return HexFormat.of().formatHex(newDigest().digest(bytes));
-    }
+  public static String of(byte[] bytes) {
+    return HexFormat.of().formatHex(newDigest().digest(bytes));
+  }
 
-    private static MessageDigest newDigest() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new AssertionError("every Java platform supports SHA-256", e);
-        }
+  private static MessageDigest newDigest() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new AssertionError("every Java platform supports SHA-256", e);
     }
+  }
 }

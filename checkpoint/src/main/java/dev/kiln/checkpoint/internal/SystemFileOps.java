@@ -15,71 +15,73 @@ import java.nio.file.StandardOpenOption;
 /** {@link FileOps} on the default file system. */
 final class SystemFileOps implements FileOps {
 
-    static final SystemFileOps INSTANCE = new SystemFileOps();
+  static final SystemFileOps INSTANCE = new SystemFileOps();
 
-    private SystemFileOps() {}
+  private SystemFileOps() {}
 
-    @Override
-    public void createDirectory(Path dir) throws IOException {
-        Files.createDirectory(dir);
+  @Override
+  public void createDirectory(Path dir) throws IOException {
+    Files.createDirectory(dir);
+  }
+
+  @Override
+  public OutputStream newOutputStream(Path file) throws IOException {
+    return Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+  }
+
+  @Override
+  public void writeDurably(Path file, byte[] bytes) throws IOException {
+    try (FileChannel channel =
+        FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      ByteBuffer buffer = ByteBuffer.wrap(bytes);
+      while (buffer.hasRemaining()) {
+        channel.write(buffer);
+      }
+      channel.force(true);
     }
+  }
 
-    @Override
-    public OutputStream newOutputStream(Path file) throws IOException {
-        return Files.newOutputStream(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+  @Override
+  public void fsyncFile(Path file) throws IOException {
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      channel.force(true);
     }
+  }
 
-    @Override
-    public void writeDurably(Path file, byte[] bytes) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ByteBuffer buffer = ByteBuffer.wrap(bytes);
-            while (buffer.hasRemaining()) {
-                channel.write(buffer);
-            }
-            channel.force(true);
+  @Override
+  public void fsyncDirectory(Path dir) throws IOException {
+    // Linux and macOS allow fsync on a directory opened read-only; Windows does not, and there the
+    // rename is
+    // already durable through NTFS journaling.
+    try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
+      channel.force(true);
+    } catch (IOException e) {
+      if (!isWindows()) {
+        throw e;
+      }
+    }
+  }
+
+  @Override
+  public void atomicMove(Path source, Path target) throws IOException {
+    Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  @Override
+  public void deleteRecursively(Path path) throws IOException {
+    if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
+      try (DirectoryStream<Path> entries = Files.newDirectoryStream(path)) {
+        for (Path entry : entries) {
+          deleteRecursively(entry);
         }
+      } catch (NoSuchFileException e) {
+        return;
+      }
     }
+    Files.deleteIfExists(path);
+  }
 
-    @Override
-    public void fsyncFile(Path file) throws IOException {
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
-            channel.force(true);
-        }
-    }
-
-    @Override
-    public void fsyncDirectory(Path dir) throws IOException {
-        // Linux and macOS allow fsync on a directory opened read-only; Windows does not, and there the rename is
-        // already durable through NTFS journaling.
-        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {
-            channel.force(true);
-        } catch (IOException e) {
-            if (!isWindows()) {
-                throw e;
-            }
-        }
-    }
-
-    @Override
-    public void atomicMove(Path source, Path target) throws IOException {
-        Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
-    }
-
-    @Override
-    public void deleteRecursively(Path path) throws IOException {
-        if (Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
-            try (DirectoryStream<Path> entries = Files.newDirectoryStream(path)) {
-                for (Path entry : entries) {
-                    deleteRecursively(entry);
-                }
-            } catch (NoSuchFileException e) {
-                return;
-            }
-        }
-        Files.deleteIfExists(path);
-    }
-
-    private static boolean isWindows() {
-        return System.getProperty("os.name", "").startsWith("Windows");
-    }
+  private static boolean isWindows() {
+    return System.getProperty("os.name", "").startsWith("Windows");
+  }
 }

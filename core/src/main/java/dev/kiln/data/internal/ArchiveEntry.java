@@ -9,7 +9,8 @@ package dev.kiln.data.internal;
  * @param linkTarget where a link points, or {@code ""}
  * @param typeDescription for {@link Kind#OTHER}, what it is ("character device", "type 'S'")
  */
-public record ArchiveEntry(String name, Kind kind, long size, String linkTarget, String typeDescription) {
+public record ArchiveEntry(
+    String name, Kind kind, long size, String linkTarget, String typeDescription) {
 
   /** What an archive member is. Only files and directories are ever extracted. */
   public enum Kind {

@@ -36,7 +36,11 @@ public enum ArchiveFormat {
     try (InputStream in = Files.newInputStream(archive)) {
       n = in.readNBytes(head, 0, head.length);
     }
-    if (n >= 4 && head[0] == 'P' && head[1] == 'K' && (head[2] == 3 || head[2] == 5) && head[3] == head[2] + 1) {
+    if (n >= 4
+        && head[0] == 'P'
+        && head[1] == 'K'
+        && (head[2] == 3 || head[2] == 5)
+        && head[3] == head[2] + 1) {
       return ZIP;
     }
     if (n >= 2 && (head[0] & 0xff) == 0x1f && (head[1] & 0xff) == 0x8b) {
@@ -49,24 +53,36 @@ public enum ArchiveFormat {
     String what =
         other != null
             ? "is " + other
-            : n == 0 ? "is empty" : "starts with bytes " + HexFormat.of().formatHex(head, 0, Math.min(n, 8));
+            : n == 0
+                ? "is empty"
+                : "starts with bytes " + HexFormat.of().formatHex(head, 0, Math.min(n, 8));
     throw new IOException(
         "archive "
             + archive
             + " "
             + what
             + ", not a zip, tar or tar.gz archive — Kiln stages .zip, .tar and .tar.gz/.tgz files;"
-            + " repack the dataset in one of those formats (for example: tar -czf data.tar.gz data/)");
+            + " repack the dataset in one of those formats (for example: tar -czf data.tar.gz"
+            + " data/)");
   }
 
   private static String otherFormat(byte[] h, int n) {
     if (n >= 3 && h[0] == 'B' && h[1] == 'Z' && h[2] == 'h') {
       return "bzip2-compressed (.tar.bz2?)";
     }
-    if (n >= 6 && (h[0] & 0xff) == 0xfd && h[1] == '7' && h[2] == 'z' && h[3] == 'X' && h[4] == 'Z') {
+    if (n >= 6
+        && (h[0] & 0xff) == 0xfd
+        && h[1] == '7'
+        && h[2] == 'z'
+        && h[3] == 'X'
+        && h[4] == 'Z') {
       return "xz-compressed (.tar.xz?)";
     }
-    if (n >= 4 && (h[0] & 0xff) == 0x28 && (h[1] & 0xff) == 0xb5 && (h[2] & 0xff) == 0x2f && (h[3] & 0xff) == 0xfd) {
+    if (n >= 4
+        && (h[0] & 0xff) == 0x28
+        && (h[1] & 0xff) == 0xb5
+        && (h[2] & 0xff) == 0x2f
+        && (h[3] & 0xff) == 0xfd) {
       return "zstd-compressed (.tar.zst?)";
     }
     if (n >= 4 && h[0] == '7' && h[1] == 'z' && (h[2] & 0xff) == 0xbc && (h[3] & 0xff) == 0xaf) {

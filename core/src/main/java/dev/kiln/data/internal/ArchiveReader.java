@@ -18,8 +18,8 @@ public interface ArchiveReader extends Closeable {
   InputStream content();
 
   /**
-   * Called after {@link #next()} returned null: checks what follows the last member (trailers,
-   * the zip central directory) and reads the rest of the file so its digest covers every byte.
+   * Called after {@link #next()} returned null: checks what follows the last member (trailers, the
+   * zip central directory) and reads the rest of the file so its digest covers every byte.
    */
   void finish() throws IOException;
 }

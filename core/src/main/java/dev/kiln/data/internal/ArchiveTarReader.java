@@ -11,8 +11,8 @@ import java.util.Map;
 /**
  * Reads a tar stream: ustar and GNU headers in 512-byte blocks, octal or base-256 sizes, GNU long
  * names ({@code ././@LongLink}, types 'L' and 'K') and pax extended headers (types 'x' and 'g'; the
- * {@code path}, {@code linkpath} and {@code size} records are honoured). Every header's checksum
- * is verified, and a stream that ends before the end-of-archive blocks is reported as truncated.
+ * {@code path}, {@code linkpath} and {@code size} records are honoured). Every header's checksum is
+ * verified, and a stream that ends before the end-of-archive blocks is reported as truncated.
  */
 final class ArchiveTarReader implements ArchiveReader {
   private static final int BLOCK = 512;
@@ -43,7 +43,11 @@ final class ArchiveTarReader implements ArchiveReader {
     if (block.length < BLOCK) {
       return false;
     }
-    if (block[257] == 'u' && block[258] == 's' && block[259] == 't' && block[260] == 'a' && block[261] == 'r') {
+    if (block[257] == 'u'
+        && block[258] == 's'
+        && block[259] == 't'
+        && block[260] == 'a'
+        && block[261] == 'r') {
       return true;
     }
     try {
@@ -77,7 +81,8 @@ final class ArchiveTarReader implements ArchiveReader {
         // End of archive: a second zero block (or, leniently, the end of the stream) follows.
         int m = in.readNBytes(header, 0, BLOCK);
         if (m != 0 && m != BLOCK) {
-          throw new EOFException("the archive ends inside its end-of-archive marker; it is truncated");
+          throw new EOFException(
+              "the archive ends inside its end-of-archive marker; it is truncated");
         }
         ended = true;
         current = null;
@@ -91,7 +96,11 @@ final class ArchiveTarReader implements ArchiveReader {
       }
       if (stored != checksum(header, false) && stored != checksum(header, true)) {
         throw new IOException(
-            "header checksum mismatch at entry '" + text(header, 0, 100) + "'" + after() + "; the archive is corrupt");
+            "header checksum mismatch at entry '"
+                + text(header, 0, 100)
+                + "'"
+                + after()
+                + "; the archive is corrupt");
       }
       char type = (char) (header[156] & 0xff);
       String headerName = headerName();
@@ -99,12 +108,19 @@ final class ArchiveTarReader implements ArchiveReader {
       try {
         size = parseNumber(header, 124, 12);
       } catch (IllegalArgumentException e) {
-        throw new IOException("entry '" + headerName + "' has an unreadable size field; the archive is corrupt");
+        throw new IOException(
+            "entry '" + headerName + "' has an unreadable size field; the archive is corrupt");
       }
       if (type == 'L' || type == 'K' || type == 'x' || type == 'g') {
         if (size > MAX_META) {
           throw new IOException(
-              "entry '" + headerName + "' (type '" + type + "') has " + size + " bytes of metadata; the archive is corrupt");
+              "entry '"
+                  + headerName
+                  + "' (type '"
+                  + type
+                  + "') has "
+                  + size
+                  + " bytes of metadata; the archive is corrupt");
         }
         byte[] data = readFully((int) size, headerName);
         skipExactly(pad(size), headerName);
@@ -124,7 +140,8 @@ final class ArchiveTarReader implements ArchiveReader {
         try {
           size = Long.parseLong(merged.get("size").trim());
         } catch (NumberFormatException e) {
-          throw new IOException("entry '" + name + "' has an unreadable pax size; the archive is corrupt");
+          throw new IOException(
+              "entry '" + name + "' has an unreadable pax size; the archive is corrupt");
         }
         if (size < 0) {
           throw new IOException("entry '" + name + "' has a negative size; the archive is corrupt");
@@ -156,7 +173,8 @@ final class ArchiveTarReader implements ArchiveReader {
         case '6':
           return new ArchiveEntry(name, ArchiveEntry.Kind.OTHER, size, "", "FIFO");
         default:
-          return new ArchiveEntry(name, ArchiveEntry.Kind.OTHER, size, "", "tar entry of type '" + type + "'");
+          return new ArchiveEntry(
+              name, ArchiveEntry.Kind.OTHER, size, "", "tar entry of type '" + type + "'");
       }
     }
   }
@@ -310,16 +328,19 @@ final class ArchiveTarReader implements ArchiveReader {
       try {
         length = Integer.parseInt(new String(data, pos, space - pos, StandardCharsets.US_ASCII));
       } catch (NumberFormatException e) {
-        throw new IOException("pax header '" + entry + "' has a malformed record; the archive is corrupt");
+        throw new IOException(
+            "pax header '" + entry + "' has a malformed record; the archive is corrupt");
       }
       int end = pos + length;
       if (length <= 0 || end > data.length || space >= end || data[end - 1] != '\n') {
-        throw new IOException("pax header '" + entry + "' has a malformed record; the archive is corrupt");
+        throw new IOException(
+            "pax header '" + entry + "' has a malformed record; the archive is corrupt");
       }
       String record = new String(data, space + 1, end - space - 2, StandardCharsets.UTF_8);
       int eq = record.indexOf('=');
       if (eq <= 0) {
-        throw new IOException("pax header '" + entry + "' has a malformed record; the archive is corrupt");
+        throw new IOException(
+            "pax header '" + entry + "' has a malformed record; the archive is corrupt");
       }
       records.put(record.substring(0, eq), record.substring(eq + 1));
       pos = end;

@@ -13,8 +13,8 @@ import java.util.Map;
 
 /**
  * The central directory of a zip file, read from its tail: the authoritative list of members with
- * their sizes and Unix file types. The streaming reader cannot see the types (a symbolic link
- * looks like a small file in the local headers), and a zip cut short loses its directory first, so
+ * their sizes and Unix file types. The streaming reader cannot see the types (a symbolic link looks
+ * like a small file in the local headers), and a zip cut short loses its directory first, so
  * reading it up front also detects truncation before anything is extracted.
  */
 final class ArchiveZipDirectory {
@@ -61,19 +61,21 @@ final class ArchiveZipDirectory {
       }
       if (eocd < 0) {
         throw new IOException(
-            "the zip file has no central directory at its end; it is truncated (an interrupted upload or copy?)"
-                + " or not a complete zip file");
+            "the zip file has no central directory at its end; it is truncated (an interrupted"
+                + " upload or copy?) or not a complete zip file");
       }
       long entries = tail.getShort(eocd + 10) & 0xffff;
       long cdSize = tail.getInt(eocd + 12) & 0xffffffffL;
       long cdOffset = tail.getInt(eocd + 16) & 0xffffffffL;
       long eocdPosition = fileSize - tailLength + eocd;
-      if ((entries == 0xffff || cdSize == 0xffffffffL || cdOffset == 0xffffffffL) && eocdPosition >= 20) {
+      if ((entries == 0xffff || cdSize == 0xffffffffL || cdOffset == 0xffffffffL)
+          && eocdPosition >= 20) {
         ByteBuffer locator = readAt(ch, eocdPosition - 20, 20);
         if (locator.getInt(0) == ZIP64_LOCATOR) {
           ByteBuffer z = readAt(ch, locator.getLong(8), 56);
           if (z.getInt(0) != ZIP64_EOCD) {
-            throw new IOException("the zip file's ZIP64 end record is missing; the archive is corrupt");
+            throw new IOException(
+                "the zip file's ZIP64 end record is missing; the archive is corrupt");
           }
           entries = z.getLong(32);
           cdSize = z.getLong(40);
@@ -81,14 +83,18 @@ final class ArchiveZipDirectory {
         }
       }
       if (cdOffset + cdSize > eocdPosition || cdSize > Integer.MAX_VALUE) {
-        throw new IOException("the zip file's central directory lies outside the file; the archive is corrupt");
+        throw new IOException(
+            "the zip file's central directory lies outside the file; the archive is corrupt");
       }
       ByteBuffer cd = readAt(ch, cdOffset, (int) cdSize);
       Map<String, Member> members = new HashMap<>();
       int pos = 0;
       for (long i = 0; i < entries; i++) {
         if (pos + 46 > cd.limit() || cd.getInt(pos) != CENTRAL) {
-          throw new IOException("the zip file's central directory is damaged at record " + i + "; the archive is corrupt");
+          throw new IOException(
+              "the zip file's central directory is damaged at record "
+                  + i
+                  + "; the archive is corrupt");
         }
         int madeBy = (cd.getShort(pos + 4) & 0xffff) >>> 8;
         long size = cd.getInt(pos + 24) & 0xffffffffL;
@@ -97,7 +103,10 @@ final class ArchiveZipDirectory {
         int commentLength = cd.getShort(pos + 32) & 0xffff;
         long external = cd.getInt(pos + 38) & 0xffffffffL;
         if (pos + 46 + nameLength + extraLength + commentLength > cd.limit()) {
-          throw new IOException("the zip file's central directory is damaged at record " + i + "; the archive is corrupt");
+          throw new IOException(
+              "the zip file's central directory is damaged at record "
+                  + i
+                  + "; the archive is corrupt");
         }
         byte[] nameBytes = new byte[nameLength];
         cd.get(pos + 46, nameBytes);

@@ -48,7 +48,9 @@ final class ArchiveZipReader implements ArchiveReader {
       entry = zip.getNextEntry();
     } catch (IllegalArgumentException e) {
       throw new IOException(
-          "an entry name" + after() + " is not valid UTF-8 (a zip made with a legacy Windows code page?);"
+          "an entry name"
+              + after()
+              + " is not valid UTF-8 (a zip made with a legacy Windows code page?);"
               + " re-create the zip with UTF-8 names",
           e);
     }
@@ -61,7 +63,9 @@ final class ArchiveZipReader implements ArchiveReader {
     ArchiveZipDirectory.Member member = directory.members.get(name);
     if (member == null) {
       throw new IOException(
-          "entry '" + name + "' is not listed in the zip file's central directory; the archive is corrupt");
+          "entry '"
+              + name
+              + "' is not listed in the zip file's central directory; the archive is corrupt");
     }
     if (member.isSymlink()) {
       return new ArchiveEntry(name, ArchiveEntry.Kind.SYMLINK, member.size(), "", "symbolic link");
@@ -88,9 +92,15 @@ final class ArchiveZipReader implements ArchiveReader {
   public void finish() throws IOException {
     if (seen.size() < directory.members.size()) {
       String missing =
-          directory.members.keySet().stream().filter(n -> !seen.contains(n)).sorted().findFirst().orElse("?");
+          directory.members.keySet().stream()
+              .filter(n -> !seen.contains(n))
+              .sorted()
+              .findFirst()
+              .orElse("?");
       throw new IOException(
-          "entry '" + missing + "' is listed in the zip file's central directory but its data was not found;"
+          "entry '"
+              + missing
+              + "' is listed in the zip file's central directory but its data was not found;"
               + " the archive is corrupt");
     }
     raw.drain();

@@ -67,7 +67,11 @@ public final class IdxFile {
       if (declared < 0) {
         throw new MnistFormatException(
             file,
-            file + " declares a negative number of " + what + " (" + declared
+            file
+                + " declares a negative number of "
+                + what
+                + " ("
+                + declared
                 + "): the header is corrupt — download the file again");
       }
       int[] dims = new int[expectedItemDims.length];
@@ -77,7 +81,14 @@ public final class IdxFile {
       if (!Arrays.equals(dims, expectedItemDims)) {
         throw new MnistFormatException(
             file,
-            file + " holds " + what + " of " + formatDims(dims) + "; MNIST " + what + " are "
+            file
+                + " holds "
+                + what
+                + " of "
+                + formatDims(dims)
+                + "; MNIST "
+                + what
+                + " are "
                 + formatDims(expectedItemDims)
                 + " — this is not MNIST or Fashion-MNIST data; pass a directory with MNIST-format"
                 + " files");
@@ -89,15 +100,22 @@ public final class IdxFile {
       if (got < data.length) {
         throw new MnistFormatException(
             file,
-            file + " is truncated: its header declares " + declared + " " + what
-                + " but the file holds only " + got / itemSize
+            file
+                + " is truncated: its header declares "
+                + declared
+                + " "
+                + what
+                + " but the file holds only "
+                + got / itemSize
                 + " — download it again (an interrupted download or a full disk cuts files short)");
       }
       return new Contents(file, declared, count, data);
     } catch (EOFException | ZipException e) {
       throw new MnistFormatException(
           file,
-          file + " is a truncated or corrupt gzip file (" + e.getMessage()
+          file
+              + " is a truncated or corrupt gzip file ("
+              + e.getMessage()
               + ") — download it again",
           e);
     }
@@ -120,7 +138,8 @@ public final class IdxFile {
     } catch (EOFException e) {
       throw new MnistFormatException(
           file,
-          file + " ends inside its header: it is empty or cut short, not an MNIST IDX file"
+          file
+              + " ends inside its header: it is empty or cut short, not an MNIST IDX file"
               + " — download it again",
           e);
     }
@@ -128,10 +147,17 @@ public final class IdxFile {
 
   private static String badMagicMessage(Path file, int expected, int found) {
     String message =
-        file + " is not an MNIST IDX " + (expected == IMAGES_MAGIC ? "images" : "labels")
-            + " file: expected magic number " + expected + ", found " + found;
+        file
+            + " is not an MNIST IDX "
+            + (expected == IMAGES_MAGIC ? "images" : "labels")
+            + " file: expected magic number "
+            + expected
+            + ", found "
+            + found;
     if (found == IMAGES_MAGIC || found == LABELS_MAGIC) {
-      return message + " (an IDX " + (found == IMAGES_MAGIC ? "images" : "labels")
+      return message
+          + " (an IDX "
+          + (found == IMAGES_MAGIC ? "images" : "labels")
           + " file) — the images and labels files seem swapped; check their names";
     }
     return message + " — download the file again or check that it is an MNIST-format file";

@@ -20,7 +20,10 @@ public interface StagingFileOps {
   /** Creates (or truncates) {@code file} for writing. */
   default OutputStream create(Path file) throws IOException {
     return Files.newOutputStream(
-        file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE);
+        file,
+        StandardOpenOption.CREATE,
+        StandardOpenOption.TRUNCATE_EXISTING,
+        StandardOpenOption.WRITE);
   }
 
   /** Flushes {@code file} to the storage device. */
@@ -31,8 +34,8 @@ public interface StagingFileOps {
   }
 
   /**
-   * Flushes a directory's entries (names created or renamed in it) to the device. Best effort:
-   * some platforms cannot open a directory, which is ignored.
+   * Flushes a directory's entries (names created or renamed in it) to the device. Best effort: some
+   * platforms cannot open a directory, which is ignored.
    */
   default void forceDirectory(Path dir) throws IOException {
     try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ)) {

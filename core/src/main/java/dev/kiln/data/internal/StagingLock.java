@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  */
 final class StagingLock implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(StagingLock.class);
-  private static final ConcurrentHashMap<Path, ReentrantLock> IN_PROCESS = new ConcurrentHashMap<>();
+  private static final ConcurrentHashMap<Path, ReentrantLock> IN_PROCESS =
+      new ConcurrentHashMap<>();
 
   private final ReentrantLock local;
   private final FileChannel channel;
@@ -37,14 +38,16 @@ final class StagingLock implements AutoCloseable {
       channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
       FileLock lock = channel.tryLock();
       if (lock == null) {
-        LOG.info("Waiting for another process that is staging into the same directory (lock {})", lockFile);
+        LOG.info(
+            "Waiting for another process that is staging into the same directory (lock {})",
+            lockFile);
         lock = channel.lock();
       }
       return new StagingLock(local, channel, lock);
     } catch (IOException | RuntimeException e) {
       LOG.warn(
-          "Could not lock {} ({}); staging continues, but concurrent staging into the same directory"
-              + " from another process is not prevented",
+          "Could not lock {} ({}); staging continues, but concurrent staging into the same"
+              + " directory from another process is not prevented",
           lockFile,
           e.toString());
       if (channel != null) {

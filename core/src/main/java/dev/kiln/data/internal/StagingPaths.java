@@ -22,7 +22,9 @@ final class StagingPaths {
     if (name.indexOf('\0') >= 0) {
       throw unsafe(name, target, "contains a NUL character");
     }
-    if (name.startsWith("/") || name.startsWith("\\") || (name.length() >= 2 && name.charAt(1) == ':' && Character.isLetter(name.charAt(0)))) {
+    if (name.startsWith("/")
+        || name.startsWith("\\")
+        || (name.length() >= 2 && name.charAt(1) == ':' && Character.isLetter(name.charAt(0)))) {
       throw unsafe(name, target, "is an absolute path and would be written outside " + target);
     }
     Deque<String> segments = new ArrayDeque<>();
@@ -42,7 +44,9 @@ final class StagingPaths {
     String relative = String.join("/", segments);
     if (relative.equals(MARKER)) {
       throw new IOException(
-          "archive entry '" + name + "' uses the name Kiln reserves for its completion marker;"
+          "archive entry '"
+              + name
+              + "' uses the name Kiln reserves for its completion marker;"
               + " rename that file in the archive; nothing was extracted");
     }
     return relative;
@@ -59,7 +63,11 @@ final class StagingPaths {
 
   static IOException unsafe(String name, Path target, String why) {
     return new IOException(
-        "archive entry '" + name + "' " + why + " — the archive is unsafe; it was not extracted."
-            + " Remove that entry from the archive (or re-create it from the dataset directory) and try again");
+        "archive entry '"
+            + name
+            + "' "
+            + why
+            + " — the archive is unsafe; it was not extracted. Remove that entry from the archive"
+            + " (or re-create it from the dataset directory) and try again");
   }
 }

@@ -5,8 +5,8 @@ import java.time.Clock;
 import java.util.Locale;
 
 /**
- * Progress of one extraction, measured in archive bytes read: a bar redrawn in place (at most
- * five times a second) on a terminal, otherwise a line at every 10% and at least every 30 s, so a
+ * Progress of one extraction, measured in archive bytes read: a bar redrawn in place (at most five
+ * times a second) on a terminal, otherwise a line at every 10% and at least every 30 s, so a
  * notebook cell or a log file gets a readable history rather than carriage returns.
  */
 final class StagingProgress {
@@ -68,7 +68,10 @@ final class StagingProgress {
   private void draw(long done, long files, long now, boolean last) {
     int width = 30;
     int filled = (int) Math.min(width, width * done / total);
-    String bar = "=".repeat(filled) + (filled < width ? ">" : "") + " ".repeat(Math.max(0, width - filled - 1));
+    String bar =
+        "=".repeat(filled)
+            + (filled < width ? ">" : "")
+            + " ".repeat(Math.max(0, width - filled - 1));
     out.print(
         String.format(
             Locale.ROOT,

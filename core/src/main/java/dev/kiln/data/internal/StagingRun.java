@@ -76,7 +76,10 @@ public final class StagingRun {
     BasicFileAttributes attrs = archiveAttributes();
     if (archive.startsWith(target)) {
       throw new IOException(
-          "archive " + archive + " lies inside the target directory " + target
+          "archive "
+              + archive
+              + " lies inside the target directory "
+              + target
               + ", which staging may replace — choose a target directory elsewhere");
     }
     Files.createDirectories(parent);
@@ -87,11 +90,15 @@ public final class StagingRun {
       if (exists) {
         if (Files.isSymbolicLink(target)) {
           throw new IOException(
-              "target " + target + " is a symbolic link — give the directory it points to, or a new path");
+              "target "
+                  + target
+                  + " is a symbolic link — give the directory it points to, or a new path");
         }
         if (!Files.isDirectory(target)) {
           throw new IOException(
-              "target " + target + " exists and is not a directory — remove it or choose another target");
+              "target "
+                  + target
+                  + " exists and is not a directory — remove it or choose another target");
         }
         previous = StagingMarker.read(target);
         if (previous != null) {
@@ -111,7 +118,8 @@ public final class StagingRun {
           LOG.info("Staged copy {} is stale ({}); extracting {} again", target, stale, archive);
         } else {
           LOG.info(
-              "{} exists without a completion marker (an interrupted extraction?); extracting {} again",
+              "{} exists without a completion marker (an interrupted extraction?); extracting {}"
+                  + " again",
               target,
               archive);
         }
@@ -136,12 +144,14 @@ public final class StagingRun {
       throw new NoSuchFileException(
           archive.toString(),
           null,
-          "archive does not exist — check the path; in a notebook, mount the drive first and copy the"
-              + " archive's path from the file browser");
+          "archive does not exist — check the path; in a notebook, mount the drive first and copy"
+              + " the archive's path from the file browser");
     }
     if (attrs.isDirectory()) {
       throw new IOException(
-          "archive " + archive + " is a directory, not an archive file — give the .zip, .tar or .tar.gz"
+          "archive "
+              + archive
+              + " is a directory, not an archive file — give the .zip, .tar or .tar.gz"
               + " file (a directory that is already unpacked needs no staging)");
     }
     if (!Files.isReadable(archive)) {
@@ -154,7 +164,11 @@ public final class StagingRun {
   /** Why the marker does not describe the archive, or null if it does. */
   private String staleness(StagingMarker marker, BasicFileAttributes attrs) {
     if (marker.archiveSize() != attrs.size()) {
-      return "the archive's size changed from " + marker.archiveSize() + " to " + attrs.size() + " bytes";
+      return "the archive's size changed from "
+          + marker.archiveSize()
+          + " to "
+          + attrs.size()
+          + " bytes";
     }
     if (sha256 != null) {
       if (marker.sha256() == null) {
@@ -166,8 +180,10 @@ public final class StagingRun {
     }
     long modified = attrs.lastModifiedTime().toMillis();
     if (marker.archiveModifiedMillis() != modified) {
-      return "the archive was modified at " + Instant.ofEpochMilli(modified)
-          + ", after the staged copy was made from the version of " + Instant.ofEpochMilli(marker.archiveModifiedMillis());
+      return "the archive was modified at "
+          + Instant.ofEpochMilli(modified)
+          + ", after the staged copy was made from the version of "
+          + Instant.ofEpochMilli(marker.archiveModifiedMillis());
     }
     return null;
   }
@@ -177,7 +193,8 @@ public final class StagingRun {
     for (StagingMarker.FileEntry file : marker.files()) {
       Path path = target.resolve(file.path());
       try {
-        BasicFileAttributes a = Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        BasicFileAttributes a =
+            Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         if (!a.isRegularFile()) {
           return "'" + file.path() + "' is not a regular file";
         }
@@ -201,13 +218,16 @@ public final class StagingRun {
   private Extraction extract(Path dir, BasicFileAttributes attrs) throws IOException {
     ArchiveFormat format = ArchiveFormat.detect(archive);
     Files.createDirectory(dir);
-    LOG.info("Staging {} ({} {}) into {}", archive, format, StagingProgress.mb(attrs.size()), target);
+    LOG.info(
+        "Staging {} ({} {}) into {}", archive, format, StagingProgress.mb(attrs.size()), target);
     Extraction x = new Extraction();
     StagingProgress progress =
-        new StagingProgress(progressOut, terminal, clock, archive.getFileName().toString(), attrs.size());
+        new StagingProgress(
+            progressOut, terminal, clock, archive.getFileName().toString(), attrs.size());
     byte[] buffer = new byte[BUFFER];
     try (InputStream file = Files.newInputStream(archive);
-        ArchiveInput raw = new ArchiveInput(new BufferedInputStream(file, 1 << 20), sha256 != null);
+        ArchiveInput raw =
+            new ArchiveInput(new BufferedInputStream(file, 1 << 20), sha256 != null);
         StagingSyncer syncer = new StagingSyncer(ops, FSYNC_THREADS)) {
       ArchiveReader reader;
       try {
@@ -235,12 +255,17 @@ public final class StagingRun {
               throw StagingPaths.unsafe(
                   entry.name(),
                   target,
-                  "is a " + entry.typeDescription()
+                  "is a "
+                      + entry.typeDescription()
                       + (entry.linkTarget().isEmpty() ? "" : " to '" + entry.linkTarget() + "'")
-                      + "; links are not extracted because they can point outside " + target);
+                      + "; links are not extracted because they can point outside "
+                      + target);
             case OTHER:
               throw new IOException(
-                  "archive entry '" + entry.name() + "' is a " + entry.typeDescription()
+                  "archive entry '"
+                      + entry.name()
+                      + "' is a "
+                      + entry.typeDescription()
                       + ", which Kiln does not extract — re-create the archive with only files and"
                       + " directories; it was not extracted");
             case DIRECTORY:
@@ -258,8 +283,13 @@ public final class StagingRun {
               long size = copy(reader.content(), path, entry, buffer, raw, progress, x);
               if (entry.size() >= 0 && size != entry.size()) {
                 throw corrupt(
-                    new IOException("entry '" + entry.name() + "' has " + size + " bytes but the archive says "
-                        + entry.size()),
+                    new IOException(
+                        "entry '"
+                            + entry.name()
+                            + "' has "
+                            + size
+                            + " bytes but the archive says "
+                            + entry.size()),
                     null);
               }
               syncer.file(path);
@@ -280,9 +310,14 @@ public final class StagingRun {
       String actual = raw.sha256();
       if (sha256 != null && !sha256.equalsIgnoreCase(actual)) {
         throw new IOException(
-            "archive " + archive + " has SHA-256 " + actual + " but " + sha256
-                + " was expected — the archive is damaged or not the one you meant: copy it again, or"
-                + " correct the expected digest; nothing was staged");
+            "archive "
+                + archive
+                + " has SHA-256 "
+                + actual
+                + " but "
+                + sha256
+                + " was expected — the archive is damaged or not the one you meant: copy it again,"
+                + " or correct the expected digest; nothing was staged");
       }
       progress.done(raw.count(), x.files.size());
       try {
@@ -324,7 +359,11 @@ public final class StagingRun {
     } catch (FileAlreadyExistsException e) {
       if (!Files.isDirectory(path, LinkOption.NOFOLLOW_LINKS)) {
         throw new IOException(
-            "archive entry '" + entryName + "' needs '" + rel + "' to be a directory, but the archive also"
+            "archive entry '"
+                + entryName
+                + "' needs '"
+                + rel
+                + "' to be a directory, but the archive also"
                 + " has a file of that name — the archive is inconsistent; it was not extracted");
       }
     } catch (IOException e) {
@@ -384,7 +423,8 @@ public final class StagingRun {
     return written;
   }
 
-  private void commit(Path partial, boolean exists, boolean unmarked, Extraction x) throws IOException {
+  private void commit(Path partial, boolean exists, boolean unmarked, Extraction x)
+      throws IOException {
     if (!exists) {
       ops.move(partial, target);
       ops.forceDirectory(parent);
@@ -395,9 +435,12 @@ public final class StagingRun {
       String foreign = foreignContent(x);
       if (foreign != null) {
         throw new IOException(
-            "target " + target + " already exists, has no Kiln completion marker, and holds '" + foreign
-                + "', which is not in the archive — refusing to replace a directory Kiln did not create;"
-                + " choose a new or empty target directory, or delete this one yourself");
+            "target "
+                + target
+                + " already exists, has no Kiln completion marker, and holds '"
+                + foreign
+                + "', which is not in the archive — refusing to replace a directory Kiln did not"
+                + " create; choose a new or empty target directory, or delete this one yourself");
       }
     }
     Path old = parent.resolve("." + name + ".old-" + random());
@@ -413,7 +456,11 @@ public final class StagingRun {
       throw writeFailed("the staged directory", e);
     }
     ops.forceDirectory(parent);
-    LOG.info("Staged {} files ({}) into {}, replacing the previous copy", x.files.size(), StagingProgress.mb(x.bytes), target);
+    LOG.info(
+        "Staged {} files ({}) into {}, replacing the previous copy",
+        x.files.size(),
+        StagingProgress.mb(x.bytes),
+        target);
     deleteQuietly(old);
   }
 
@@ -421,13 +468,17 @@ public final class StagingRun {
   private String foreignContent(Extraction x) throws IOException {
     try (Stream<Path> walk = Files.walk(target)) {
       return walk.filter(p -> !p.equals(target))
-          .map(p -> {
-            String rel = target.relativize(p).toString().replace('\\', '/');
-            boolean known = Files.isSymbolicLink(p)
-                ? false
-                : Files.isDirectory(p) ? x.dirs.contains(rel) : x.files.containsKey(rel) || rel.equals(StagingPaths.MARKER);
-            return known ? null : rel;
-          })
+          .map(
+              p -> {
+                String rel = target.relativize(p).toString().replace('\\', '/');
+                boolean known =
+                    Files.isSymbolicLink(p)
+                        ? false
+                        : Files.isDirectory(p)
+                            ? x.dirs.contains(rel)
+                            : x.files.containsKey(rel) || rel.equals(StagingPaths.MARKER);
+                return known ? null : rel;
+              })
           .filter(r -> r != null)
           .findFirst()
           .orElse(null);
@@ -446,7 +497,8 @@ public final class StagingRun {
         }
       }
     } catch (IOException e) {
-      LOG.warn("Could not list {} to clean up earlier interrupted staging: {}", parent, e.toString());
+      LOG.warn(
+          "Could not list {} to clean up earlier interrupted staging: {}", parent, e.toString());
     }
     for (Path p : leftovers) {
       LOG.info("Removing {}, left over by an interrupted staging", p);
@@ -454,12 +506,22 @@ public final class StagingRun {
     }
   }
 
-  /** @param where "reading entry 'x'" or "after entry 'x'", or null */
+  /**
+   * @param where "reading entry 'x'" or "after entry 'x'", or null
+   */
   private IOException corrupt(IOException e, String where) {
     String message = String.valueOf(e.getMessage());
-    String context = where == null || message.contains(where.substring(where.indexOf('\''))) ? "" : " (" + where + ")";
+    String context =
+        where == null || message.contains(where.substring(where.indexOf('\'')))
+            ? ""
+            : " (" + where + ")";
     return new IOException(
-        "archive " + archive + " is truncated or corrupt" + context + ": " + message
+        "archive "
+            + archive
+            + " is truncated or corrupt"
+            + context
+            + ": "
+            + message
             + " — copy the archive again (or re-create it); nothing was staged",
         e);
   }
@@ -473,10 +535,16 @@ public final class StagingRun {
     }
     String room = free < 0 ? "" : " (" + StagingProgress.mb(free) + " free now)";
     return new IOException(
-        "could not write " + (what.startsWith("the ") ? what : "'" + what + "'") + " under " + parent + ": "
-            + e.getMessage() + " — make sure the disk has room for the dataset" + room
-            + " and is writable, or stage to another disk; the partial extraction was removed and any"
-            + " previously staged copy was left untouched",
+        "could not write "
+            + (what.startsWith("the ") ? what : "'" + what + "'")
+            + " under "
+            + parent
+            + ": "
+            + e.getMessage()
+            + " — make sure the disk has room for the dataset"
+            + room
+            + " and is writable, or stage to another disk; the partial extraction was removed and"
+            + " any previously staged copy was left untouched",
         e);
   }
 
@@ -493,7 +561,8 @@ public final class StagingRun {
           root,
           new SimpleFileVisitor<>() {
             @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
+                throws IOException {
               Files.deleteIfExists(file);
               return FileVisitResult.CONTINUE;
             }

@@ -50,8 +50,8 @@ public abstract class SlotState implements OptimizerState, AutoCloseable {
   }
 
   /**
-   * Updates {@code weight} in place from {@code gradient}, reading and updating {@code state}.
-   * Must not modify {@code gradient} and must close every temporary it creates.
+   * Updates {@code weight} in place from {@code gradient}, reading and updating {@code state}. Must
+   * not modify {@code gradient} and must close every temporary it creates.
    *
    * @param state the slot tensors, ordered as the slot names; zeros when {@code fresh}
    * @param parameterStep this parameter's update count including this update (1 on its first)
@@ -278,7 +278,8 @@ public abstract class SlotState implements OptimizerState, AutoCloseable {
       for (int i = 0; i < arrays.length; i++) {
         arrays[i] = Ops.copy(e.getValue()[i], weight.getDevice(), weight.getDataType(), manager);
       }
-      loaded.put(e.getKey(), new Slots(arrays, parameterSteps.getOrDefault(e.getKey(), savedSteps)));
+      loaded.put(
+          e.getKey(), new Slots(arrays, parameterSteps.getOrDefault(e.getKey(), savedSteps)));
     }
     if (savesParameterSteps && slotNames.isEmpty()) {
       for (Map.Entry<String, Long> e : parameterSteps.entrySet()) {
@@ -343,12 +344,7 @@ public abstract class SlotState implements OptimizerState, AutoCloseable {
     long l = n.longValue();
     if (d != l || l < 0) {
       throw new IllegalArgumentException(
-          "saved "
-              + optimizerName
-              + " scalar '"
-              + key
-              + "' must be a whole number >= 0: "
-              + value);
+          "saved " + optimizerName + " scalar '" + key + "' must be a whole number >= 0: " + value);
     }
     return l;
   }

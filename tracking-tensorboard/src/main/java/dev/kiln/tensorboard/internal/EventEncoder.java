@@ -131,7 +131,8 @@ final class EventEncoder {
     tensor.varint(TENSOR_DTYPE, DT_STRING);
     tensor.message(TENSOR_SHAPE, new ProtoOutput(0));
     tensor.stringField(TENSOR_STRING_VAL, text);
-    summaryEvent(out, wallTime, step, value(tag, VALUE_TENSOR, tensor, pluginMetadata("text", null)));
+    summaryEvent(
+        out, wallTime, step, value(tag, VALUE_TENSOR, tensor, pluginMetadata("text", null)));
   }
 
   /** Legacy {@code HistogramProto} values, one per histogram, in one event. */

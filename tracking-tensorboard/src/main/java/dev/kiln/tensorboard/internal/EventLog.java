@@ -20,10 +20,10 @@ import org.slf4j.LoggerFactory;
 /**
  * One TensorBoard event file, appended to through an in-memory buffer.
  *
- * <p>Every record is framed completely in the buffer; the buffer is written when it fills
- * ({@code bufferSize}) and on {@link #flush()}, which also forces the file to disk. A crash can
- * therefore only lose the unflushed tail, and can at worst leave one truncated record at the end of
- * the file, which TensorBoard skips quietly.
+ * <p>Every record is framed completely in the buffer; the buffer is written when it fills ({@code
+ * bufferSize}) and on {@link #flush()}, which also forces the file to disk. A crash can therefore
+ * only lose the unflushed tail, and can at worst leave one truncated record at the end of the file,
+ * which TensorBoard skips quietly.
  *
  * <p>The file is {@code events.out.tfevents.<10-digit unix seconds>.<host>.<pid>.<counter>}; its
  * name is chosen to sort after every event file already in the directory, because TensorBoard reads
@@ -188,7 +188,10 @@ public final class EventLog implements Closeable {
         buffer.reset();
       }
       throw new IOException(
-          "cannot write TensorBoard logs to " + file + ": " + describe(e)
+          "cannot write TensorBoard logs to "
+              + file
+              + ": "
+              + describe(e)
               + " — free space or fix permissions; the next flush starts a new file",
           e);
     }
@@ -229,8 +232,8 @@ public final class EventLog implements Closeable {
 
   private String nextFileName() throws IOException {
     long seconds = Math.max(0, clock.millis() / 1000);
-    String suffix = "." + hostName() + "." + ProcessHandle.current().pid() + "."
-        + COUNTER.getAndIncrement();
+    String suffix =
+        "." + hostName() + "." + ProcessHandle.current().pid() + "." + COUNTER.getAndIncrement();
     String latest = latestEventFile();
     String name = String.format("%s%010d%s", PREFIX, seconds, suffix);
     if (latest != null && name.compareTo(latest) <= 0) {

@@ -3,8 +3,8 @@ package dev.kiln.tensorboard.internal;
 import java.util.zip.CRC32C;
 
 /**
- * TFRecord framing: {@code u64le length | u32le masked_crc32c(length) | payload |
- * u32le masked_crc32c(payload)}.
+ * TFRecord framing: {@code u64le length | u32le masked_crc32c(length) | payload | u32le
+ * masked_crc32c(payload)}.
  */
 final class Records {
   static final int HEADER_BYTES = 12;

@@ -11,10 +11,14 @@ class ConfigValuesTest {
   void flattensNestedMapsWithDottedKeysAndKeepsPlainValues() {
     Map<String, Object> config =
         Map.of(
-            "lr", 0.01,
-            "epochs", 10,
-            "amp", true,
-            "optimizer", Map.of("name", "adam", "betas", List.of(0.9, 0.999)));
+            "lr",
+            0.01,
+            "epochs",
+            10,
+            "amp",
+            true,
+            "optimizer",
+            Map.of("name", "adam", "betas", List.of(0.9, 0.999)));
 
     assertThat(ConfigValues.flatten(config))
         .containsExactly(

@@ -84,9 +84,11 @@ class EventEncoderTest {
     byte[] rec = record(out -> EventEncoder.scalars(out, WALL, 0, tags, new float[] {0f}, 1));
 
     byte[] payload = TfRecordReader.read(rec).payloads().get(0);
-    var value = (com.google.protobuf.Message)
-        ((List<?>) TensorBoardProtos.get(TensorBoardProtos.parseEvent(payload), "summary.value"))
-            .get(0);
+    var value =
+        (com.google.protobuf.Message)
+            ((List<?>)
+                    TensorBoardProtos.get(TensorBoardProtos.parseEvent(payload), "summary.value"))
+                .get(0);
     assertThat(TensorBoardProtos.has(value, "simple_value")).isTrue();
     assertThat(TensorBoardProtos.get(value, "simple_value")).isEqualTo(0f);
   }

@@ -29,13 +29,17 @@ public final class AckState {
   public long pos;
   public long historyLine;
   public long eventsLine;
+
   /** Step of the last history line placed in a post; -1 before the first. */
   public long lastStep = -1;
+
   public double runtimeBase;
   public double runtimeMax;
   public Map<String, Object> summary = new LinkedHashMap<>();
+
   /** The row for the newest step, sent when a higher step or the run's end arrives. */
   public long pendingStep = -1;
+
   public Map<String, Object> pendingRow;
   public boolean complete;
 

@@ -30,8 +30,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Delivers a spool to the server: creates or continues the run, then posts {@code file_stream}
- * batches from the acknowledged position, one request at a time, resending an identical body
- * after each failure, and stores the new acknowledged state after each 2xx.
+ * batches from the acknowledged position, one request at a time, resending an identical body after
+ * each failure, and stores the new acknowledged state after each 2xx.
  *
  * <p>Runs on its own thread. Nothing here is called by the training side except {@link #finish()},
  * {@link #abort()} and the await methods.
@@ -256,7 +256,10 @@ public final class Sender implements Runnable {
     String proj = text(start, "project", settings.projectFallback());
     String ent = text(start, "entity", settings.entityFallback());
     String resumeMode = text(start, "resume", null);
-    ObjectNode config = start.hasNonNull("config") ? (ObjectNode) start.get("config") : Json.MAPPER.createObjectNode();
+    ObjectNode config =
+        start.hasNonNull("config")
+            ? (ObjectNode) start.get("config")
+            : Json.MAPPER.createObjectNode();
     JsonNode tags = start.get("tags");
     String notes = text(start, "notes", null);
     String storageId = null;
@@ -329,7 +332,8 @@ public final class Sender implements Runnable {
       vars.set("tags", tags);
     }
     vars.putNull("summaryMetrics");
-    WandbApi.Result r = withRetry(() -> api.graphql("UpsertBucket", WandbApi.UPSERT_BUCKET, vars), true);
+    WandbApi.Result r =
+        withRetry(() -> api.graphql("UpsertBucket", WandbApi.UPSERT_BUCKET, vars), true);
     if (r == null) {
       return false;
     }
@@ -376,7 +380,8 @@ public final class Sender implements Runnable {
       lastStep = summary.path("_step").asLong(-1);
       runtime =
           Math.max(
-              summary.path("_wandb").path("runtime").asDouble(0), summary.path("_runtime").asDouble(0));
+              summary.path("_wandb").path("runtime").asDouble(0),
+              summary.path("_runtime").asDouble(0));
     }
     JsonNode tail = parseJsonString(bucket.get("historyTail"));
     if (tail.isArray() && tail.size() > 0) {
@@ -388,7 +393,9 @@ public final class Sender implements Runnable {
     }
     JsonNode etail = parseJsonString(bucket.get("eventsTail"));
     if (etail.isArray() && etail.size() > 0) {
-      runtime = Math.max(runtime, parseJsonString(etail.get(etail.size() - 1)).path("_runtime").asDouble(0));
+      runtime =
+          Math.max(
+              runtime, parseJsonString(etail.get(etail.size() - 1)).path("_runtime").asDouble(0));
     }
     if (historyCount > 0) {
       s.historyLine = Math.max(s.historyLine, historyCount);
@@ -412,7 +419,8 @@ public final class Sender implements Runnable {
       for (Iterator<Map.Entry<String, JsonNode>> it = oldConfig.fields(); it.hasNext(); ) {
         Map.Entry<String, JsonNode> e = it.next();
         if (!e.getKey().equals("_wandb") && !config.has(e.getKey())) {
-          config.set(e.getKey(), e.getValue().has("value") ? e.getValue().get("value") : e.getValue());
+          config.set(
+              e.getKey(), e.getValue().has("value") ? e.getValue().get("value") : e.getValue());
         }
       }
     }
@@ -512,7 +520,8 @@ public final class Sender implements Runnable {
           b.next.store(dir);
           continue;
         }
-        WandbApi.Result r = withRetry(() -> api.fileStream(entity, project, runName, b.body), false);
+        WandbApi.Result r =
+            withRetry(() -> api.fileStream(entity, project, runName, b.body), false);
         if (r == null) {
           return;
         }
@@ -756,7 +765,8 @@ public final class Sender implements Runnable {
   }
 
   private Duration backoff(int attempt) {
-    double factor = Math.pow(2, Math.min(attempt, 30)) * (1 + ThreadLocalRandom.current().nextDouble(0.25));
+    double factor =
+        Math.pow(2, Math.min(attempt, 30)) * (1 + ThreadLocalRandom.current().nextDouble(0.25));
     double ms = settings.retryBaseDelay().toMillis() * factor;
     return Duration.ofMillis((long) Math.min(settings.retryMaxDelay().toMillis(), ms));
   }
@@ -779,7 +789,10 @@ public final class Sender implements Runnable {
 
   private void noteSuccess() {
     if (failing) {
-      log.info("W&B at {} accepts uploads again after {} failed attempts", api.baseUrl(), failedAttempts);
+      log.info(
+          "W&B at {} accepts uploads again after {} failed attempts",
+          api.baseUrl(),
+          failedAttempts);
       failing = false;
       failedAttempts = 0;
     }

@@ -26,7 +26,9 @@ public final class SystemStats {
     this(findOnPath("nvidia-smi"));
   }
 
-  /** @param nvidiaSmi the nvidia-smi executable, or null to skip GPUs */
+  /**
+   * @param nvidiaSmi the nvidia-smi executable, or null to skip GPUs
+   */
   public SystemStats(String nvidiaSmi) {
     this.nvidiaSmi = nvidiaSmi;
   }

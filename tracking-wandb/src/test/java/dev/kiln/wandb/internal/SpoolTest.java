@@ -20,7 +20,11 @@ class SpoolTest {
       s.append("{\"type\":\"a\"}");
       s.append("{\"type\":\"b\"}");
     }
-    Files.writeString(dir.resolve(Spool.FILE_NAME), "{\"type\":\"c", StandardCharsets.UTF_8, StandardOpenOption.APPEND);
+    Files.writeString(
+        dir.resolve(Spool.FILE_NAME),
+        "{\"type\":\"c",
+        StandardCharsets.UTF_8,
+        StandardOpenOption.APPEND);
     try (Spool s = Spool.open(dir)) {
       assertThat(s.priorLength()).isEqualTo(26);
       s.append("{\"type\":\"d\"}");
@@ -37,7 +41,8 @@ class SpoolTest {
       try (Spool.Reader r = new Spool.Reader(s.file())) {
         List<Spool.Line> lines = r.read(0, s.length(), 10, Long.MAX_VALUE);
         assertThat(lines).containsExactly(new Spool.Line(0, 4, "one"), new Spool.Line(4, 8, "two"));
-        assertThat(r.read(4, s.length(), 10, Long.MAX_VALUE)).containsExactly(new Spool.Line(4, 8, "two"));
+        assertThat(r.read(4, s.length(), 10, Long.MAX_VALUE))
+            .containsExactly(new Spool.Line(4, 8, "two"));
         assertThat(r.read(0, s.length(), 1, Long.MAX_VALUE)).hasSize(1);
       }
     }
