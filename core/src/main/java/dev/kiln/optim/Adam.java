@@ -39,6 +39,7 @@ public final class Adam implements Optimizer {
   private final double eps;
   private final double weightDecay;
   private final boolean amsgrad;
+  private final boolean decoupled;
 
   private Adam(Builder b) {
     this.learningRate = b.learningRate;
@@ -47,6 +48,7 @@ public final class Adam implements Optimizer {
     this.eps = b.eps;
     this.weightDecay = b.weightDecay;
     this.amsgrad = b.amsgrad;
+    this.decoupled = b.decoupled;
   }
 
   /**
@@ -64,7 +66,7 @@ public final class Adam implements Optimizer {
 
   @Override
   public String name() {
-    return "adam";
+    return decoupled ? "adamw" : "adam";
   }
 
   @Override
@@ -97,6 +99,11 @@ public final class Adam implements Optimizer {
     return amsgrad;
   }
 
+  /** Whether weight decay is decoupled from the gradient, as in {@link AdamW}. */
+  public boolean decoupledWeightDecay() {
+    return decoupled;
+  }
+
   @Override
   public Map<String, Object> hyperParameters() {
     Map<String, Object> m = new LinkedHashMap<>();
@@ -112,7 +119,7 @@ public final class Adam implements Optimizer {
 
   @Override
   public OptimizerState newState() {
-    return new AdamState(name(), beta1, beta2, eps, weightDecay, false, amsgrad);
+    return new AdamState(name(), beta1, beta2, eps, weightDecay, decoupled, amsgrad);
   }
 
   @Override
@@ -127,10 +134,10 @@ public final class Adam implements Optimizer {
 
   @Override
   public String toString() {
-    return "Adam" + hyperParameters();
+    return (decoupled ? "AdamW" : "Adam") + hyperParameters();
   }
 
-  /** Settings for {@link Adam}; every setter checks its argument. */
+  /** Settings for {@link Adam} and {@link AdamW}; every setter checks its argument. */
   public static final class Builder {
     private double learningRate = 1e-3;
     private double beta1 = 0.9;
@@ -138,10 +145,20 @@ public final class Adam implements Optimizer {
     private double eps = 1e-8;
     private double weightDecay = 0;
     private boolean amsgrad;
+    private boolean decoupled;
 
     private Builder() {}
 
+    /** {@link AdamW}'s starting point: decoupled decay, 0.01. */
+    static Builder decoupled() {
+      Builder b = new Builder();
+      b.decoupled = true;
+      b.weightDecay = 0.01;
+      return b;
+    }
+
     private Builder(Adam a) {
+      decoupled = a.decoupled;
       learningRate = a.learningRate;
       beta1 = a.beta1;
       beta2 = a.beta2;
@@ -174,7 +191,7 @@ public final class Adam implements Optimizer {
       return this;
     }
 
-    /** The weight decay factor, {@code >= 0}; default 0. */
+    /** The weight decay factor, {@code >= 0}; default 0 for Adam, 0.01 for AdamW. */
     public Builder weightDecay(double weightDecay) {
       this.weightDecay = Checks.nonNegative("weightDecay", weightDecay);
       return this;

@@ -1,11 +1,5 @@
 package dev.kiln.optim;
 
-import dev.kiln.optim.internal.AdamState;
-import dev.kiln.optim.internal.Checks;
-import java.util.Collections;
-import java.util.LinkedHashMap;
-import java.util.Map;
-
 /**
  * Adam with decoupled weight decay, with the semantics of {@code torch.optim.AdamW}. For each
  * parameter {@code p} with gradient {@code g}, at learning rate {@code lr}, on that parameter's
@@ -15,176 +9,26 @@ import java.util.Map;
  * p = p * (1 - lr * weightDecay)
  * m = beta1 * m + (1 - beta1) * g
  * v = beta2 * v + (1 - beta2) * g * g
- * vHat = amsgrad ? (vMax = max(vMax, v)) : v
- * p = p - lr / (1 - beta1^t) * m / (sqrt(vHat) / sqrt(1 - beta2^t) + eps)
+ * p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * }</pre>
  *
- * <p>The decay uses the scheduled learning rate of the step. The state is that of {@link Adam}:
- * slots {@code mean}, {@code variance} (and {@code maxVariance}), scalars {@code "<path>/step"}.
- * {@link #newState()} returns an {@link AutoCloseable} state; closing it frees its tensors.
+ * <p>The decay uses the scheduled learning rate of the step. The optimizer is an {@link Adam}
+ * whose {@link Adam#decoupledWeightDecay()} is true and whose name is {@code adamw}; its state is
+ * Adam's: slots {@code mean}, {@code variance} (and {@code maxVariance}), scalars {@code
+ * "<path>/step"}.
  *
  * <pre>{@code
  * Optimizer adamw = AdamW.builder().learningRate(3e-4).weightDecay(0.05).build();
  * }</pre>
  */
-public final class AdamW implements Optimizer {
-
-  private final double learningRate;
-  private final double beta1;
-  private final double beta2;
-  private final double eps;
-  private final double weightDecay;
-  private final boolean amsgrad;
-
-  private AdamW(Builder b) {
-    this.learningRate = b.learningRate;
-    this.beta1 = b.beta1;
-    this.beta2 = b.beta2;
-    this.eps = b.eps;
-    this.weightDecay = b.weightDecay;
-    this.amsgrad = b.amsgrad;
-  }
+public final class AdamW {
+  private AdamW() {}
 
   /**
    * A builder with PyTorch's defaults: learning rate 1e-3, beta1 0.9, beta2 0.999, eps 1e-8, weight
    * decay 0.01, no AMSGrad.
    */
-  public static Builder builder() {
-    return new Builder();
-  }
-
-  /** A builder starting from these settings. */
-  public Builder toBuilder() {
-    return new Builder(this);
-  }
-
-  @Override
-  public String name() {
-    return "adamw";
-  }
-
-  @Override
-  public double learningRate() {
-    return learningRate;
-  }
-
-  /** The decay rate of the first-moment (mean) estimate. */
-  public double beta1() {
-    return beta1;
-  }
-
-  /** The decay rate of the second-moment (uncentred variance) estimate. */
-  public double beta2() {
-    return beta2;
-  }
-
-  /** The term added to the denominator for numerical stability. */
-  public double eps() {
-    return eps;
-  }
-
-  /** The weight decay factor. */
-  public double weightDecay() {
-    return weightDecay;
-  }
-
-  /** Whether the AMSGrad variant is used. */
-  public boolean amsgrad() {
-    return amsgrad;
-  }
-
-  @Override
-  public Map<String, Object> hyperParameters() {
-    Map<String, Object> m = new LinkedHashMap<>();
-    m.put("name", name());
-    m.put("learningRate", learningRate);
-    m.put("beta1", beta1);
-    m.put("beta2", beta2);
-    m.put("eps", eps);
-    m.put("weightDecay", weightDecay);
-    m.put("amsgrad", amsgrad);
-    return Collections.unmodifiableMap(m);
-  }
-
-  @Override
-  public OptimizerState newState() {
-    return new AdamState(name(), beta1, beta2, eps, weightDecay, true, amsgrad);
-  }
-
-  @Override
-  public boolean equals(Object o) {
-    return o instanceof AdamW && ((AdamW) o).hyperParameters().equals(hyperParameters());
-  }
-
-  @Override
-  public int hashCode() {
-    return hyperParameters().hashCode();
-  }
-
-  @Override
-  public String toString() {
-    return "AdamW" + hyperParameters();
-  }
-
-  /** Settings for {@link AdamW}; every setter checks its argument. */
-  public static final class Builder {
-    private double learningRate = 1e-3;
-    private double beta1 = 0.9;
-    private double beta2 = 0.999;
-    private double eps = 1e-8;
-    private double weightDecay = 0.01;
-    private boolean amsgrad;
-
-    private Builder() {}
-
-    private Builder(AdamW a) {
-      learningRate = a.learningRate;
-      beta1 = a.beta1;
-      beta2 = a.beta2;
-      eps = a.eps;
-      weightDecay = a.weightDecay;
-      amsgrad = a.amsgrad;
-    }
-
-    /** The base learning rate, {@code >= 0}; default 1e-3. */
-    public Builder learningRate(double learningRate) {
-      this.learningRate = Checks.nonNegative("learningRate", learningRate);
-      return this;
-    }
-
-    /** The first-moment decay, in [0, 1); default 0.9. */
-    public Builder beta1(double beta1) {
-      this.beta1 = Checks.unitInterval("beta1", beta1);
-      return this;
-    }
-
-    /** The second-moment decay, in [0, 1); default 0.999. */
-    public Builder beta2(double beta2) {
-      this.beta2 = Checks.unitInterval("beta2", beta2);
-      return this;
-    }
-
-    /** The denominator's stability term, {@code >= 0}; default 1e-8. */
-    public Builder eps(double eps) {
-      this.eps = Checks.nonNegative("eps", eps);
-      return this;
-    }
-
-    /** The weight decay factor, {@code >= 0}; default 0.01. */
-    public Builder weightDecay(double weightDecay) {
-      this.weightDecay = Checks.nonNegative("weightDecay", weightDecay);
-      return this;
-    }
-
-    /** Whether to use AMSGrad (the running maximum of the second moment); default false. */
-    public Builder amsgrad(boolean amsgrad) {
-      this.amsgrad = amsgrad;
-      return this;
-    }
-
-    /** The optimizer. */
-    public AdamW build() {
-      return new AdamW(this);
-    }
+  public static Adam.Builder builder() {
+    return Adam.Builder.decoupled();
   }
 }

@@ -19,7 +19,7 @@ class AdamWTest {
   void updatesMatchTorchAdamWFormulasWithDecayScaledByTheStepsLearningRate(
       double weightDecay, boolean amsgrad) {
     double[] lrs = decaying(0.05, STEPS);
-    AdamW adamw =
+    Adam adamw =
         AdamW.builder().learningRate(0.05).weightDecay(weightDecay).amsgrad(amsgrad).build();
 
     float[] actual = run(adamw, STEPS, lrs);
@@ -42,7 +42,7 @@ class AdamWTest {
 
   @Test
   void defaultsAreTorchsWithWeightDecayOneHundredth() {
-    AdamW adamw = AdamW.builder().build();
+    Adam adamw = AdamW.builder().build();
 
     assertThat(adamw.name()).isEqualTo("adamw");
     assertThat(adamw.learningRate()).isEqualTo(1e-3);
