@@ -51,7 +51,9 @@ public final class Trainer {
 
   /**
    * Like {@link #fit(Model, RandomAccessDataset, RandomAccessDataset, TrainerConfig)} for a bare
-   * block.
+   * block. The block's parameters are created in a model Kiln opens and leaves open, so the block
+   * stays usable after training; use the {@code Model} overload to decide when that memory is
+   * freed.
    */
   public static FitResult fit(
       Block block,
@@ -59,9 +61,8 @@ public final class Trainer {
       RandomAccessDataset validation,
       TrainerConfig config) {
     Objects.requireNonNull(block, "block");
-    try (Model model = Model.newInstance("kiln-model")) {
-      model.setBlock(block);
-      return fit(model, train, validation, config);
-    }
+    Model model = Model.newInstance("kiln-model");
+    model.setBlock(block);
+    return fit(model, train, validation, config);
   }
 }
