@@ -614,8 +614,11 @@ public final class TrainerConfig {
     }
 
     /**
-     * Whether Kiln applies the measured engine settings before the engine loads (glibc allocator
-     * thresholds that remove page faults; see {@code bench/README.md}). Default true.
+     * Whether Kiln applies the measured process settings (glibc allocator thresholds that remove
+     * page faults; see {@code bench/README.md}). They are applied once per process, when the first
+     * config that wants them is built — build the config before creating the model so they precede
+     * the engine's loading — or at the latest when {@code fit} starts. {@code
+     * KILN_MALLOC_TUNING=false} in the environment turns them off. Default true.
      */
     public Builder engineTuning(boolean tune) {
       this.engineTuning = tune;
@@ -670,6 +673,10 @@ public final class TrainerConfig {
       }
       if (devices != null) {
         dev.kiln.internal.DeviceSpec.parse(devices); // throws naming the field
+      }
+      if (engineTuning) {
+        // As early as Kiln gets control: usually before the first Model loads the engine.
+        dev.kiln.internal.EngineTuning.applyMallocTuning();
       }
       return new TrainerConfig(this);
     }

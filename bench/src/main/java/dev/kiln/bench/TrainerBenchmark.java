@@ -63,8 +63,12 @@ public final class TrainerBenchmark {
     int images = 10_000;
     int rounds = 2;
     int workers = 1;
+    String child = null;
+    boolean defaults = false;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
+        case "--defaults" -> defaults = true;
+        case "--child" -> child = args[++i];
         case "--data" -> data = Path.of(args[++i]);
         case "--images" -> images = Integer.parseInt(args[++i]);
         case "--rounds" -> rounds = Integer.parseInt(args[++i]);
@@ -73,8 +77,16 @@ public final class TrainerBenchmark {
             throw new IllegalArgumentException(
                 "unknown option "
                     + args[i]
-                    + " — use --data DIR, --images N, --rounds R, --workers N");
+                    + " — use --data DIR, --images N, --rounds R, --workers N, --defaults");
       }
+    }
+    if (defaults) {
+      compareDefaults(data, images, rounds, workers);
+      return;
+    }
+    if (child != null) {
+      runChild(child, data, images, workers);
+      return;
     }
     boolean tuned =
         EngineTuning.applyMallocTuning(); // before the engine loads; both sides share it
@@ -148,6 +160,93 @@ public final class TrainerBenchmark {
   }
 
   /** One epoch of the hand-written DJL loop; returns its wall time in seconds. */
+  /**
+   * Each side in fresh JVMs with its own defaults: the DJL loop as a user would write it (no Kiln
+   * process tuning), Kiln's {@code Trainer.fit} with Kiln's defaults. Alternates, prints ratios.
+   */
+  private static void compareDefaults(Path data, int images, int rounds, int workers)
+      throws Exception {
+    System.out.printf(
+        Locale.ROOT,
+        "Defaults against defaults, a fresh JVM per epoch: seed CNN, Adam, batch %d, %d images;"
+            + " %d rounds; load before: %s%n",
+        BATCH,
+        images,
+        rounds,
+        loadAverage());
+    List<Double> djl = new ArrayList<>();
+    List<Double> kiln = new ArrayList<>();
+    for (int r = 1; r <= rounds; r++) {
+      for (String side : new String[] {"djl", "kiln"}) {
+        Load l0 = Load.now();
+        double t = childEpoch(side, data, images, workers);
+        Load l1 = Load.now();
+        (side.equals("djl") ? djl : kiln).add(t);
+        System.out.printf(
+            Locale.ROOT, "round %d  %-9s: %6.2f s   %s%n", r, side.equals("djl") ? "DJL loop" : "Kiln fit", t, l0.until(l1));
+      }
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "mean: DJL loop %.2f s, Kiln fit %.2f s, ratio Kiln/DJL %.3f (best-of ratio %.3f); load after: %s%n",
+        mean(djl),
+        mean(kiln),
+        mean(kiln) / mean(djl),
+        min(kiln) / min(djl),
+        loadAverage());
+  }
+
+  private static double childEpoch(String side, Path data, int images, int workers)
+      throws Exception {
+    Process p =
+        new ProcessBuilder(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                TrainerBenchmark.class.getName(),
+                "--child",
+                side,
+                "--data",
+                data.toString(),
+                "--images",
+                Integer.toString(images),
+                "--workers",
+                Integer.toString(workers))
+            .redirectErrorStream(true)
+            .start();
+    Double result = null;
+    try (var r =
+        new java.io.BufferedReader(
+            new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+      String line;
+      while ((line = r.readLine()) != null) {
+        if (line.startsWith("RESULT ")) {
+          result = Double.parseDouble(line.substring(7));
+        }
+      }
+    }
+    if (p.waitFor() != 0 || result == null) {
+      throw new IllegalStateException("benchmark child " + side + " failed: exit " + p.exitValue());
+    }
+    return result;
+  }
+
+  /** One side in this JVM: a warm-up, then one timed epoch; prints {@code RESULT <seconds>}. */
+  private static void runChild(String side, Path data, int images, int workers) throws Exception {
+    MnistDataset train = MnistDataset.builder(data, MnistDataset.Split.TRAIN).limit(images).build();
+    MnistDataset test = MnistDataset.builder(data, MnistDataset.Split.TEST).limit(1000).build();
+    MnistDataset warm = MnistDataset.builder(data, MnistDataset.Split.TRAIN).limit(640).build();
+    if (side.equals("djl")) {
+      try (NDManager manager = NDManager.newBaseManager()) {
+        djlEpoch(toArrayDataset(manager, warm));
+        System.out.println("RESULT " + djlEpoch(toArrayDataset(manager, train)));
+      }
+    } else {
+      kilnEpoch(warm, test, workers);
+      System.out.println("RESULT " + kilnEpoch(train, test, workers).metric("time_taken"));
+    }
+  }
+
   private static double djlEpoch(ArrayDataset dataset) throws Exception {
     Engine.getInstance().setRandomSeed(1);
     try (Model model = Model.newInstance("djl-loop")) {
