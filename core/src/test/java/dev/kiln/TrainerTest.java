@@ -110,6 +110,54 @@ class TrainerTest {
   }
 
   @Test
+  void histogramsOfWeightsAndGradientsReachTrackersEveryNthEpochOnly() {
+    java.util.List<dev.kiln.tracking.HistogramRecord> got =
+        new java.util.concurrent.CopyOnWriteArrayList<>();
+    ExperimentTracker histograms =
+        new ExperimentTracker() {
+          @Override
+          public String name() {
+            return "histograms";
+          }
+
+          @Override
+          public void runStarted(RunStart start) {}
+
+          @Override
+          public void metrics(MetricsRecord record) {}
+
+          @Override
+          public void histograms(dev.kiln.tracking.HistogramRecord record) {
+            got.add(record);
+          }
+
+          @Override
+          public void runEnded(RunEnd end) {}
+        };
+    fit(
+        Nets.mlp(false),
+        FakeDataset.of(64),
+        FakeDataset.of(16),
+        config().epochs(4).histogramEveryEpochs(2).tracker(histograms).build());
+
+    assertThat(got).extracting(dev.kiln.tracking.HistogramRecord::step).containsExactly(8L, 16L);
+    var tags =
+        got.get(0).histograms().stream()
+            .map(dev.kiln.tracking.HistogramRecord.Histogram::tag)
+            .toList();
+    assertThat(tags)
+        .anyMatch(t -> t.startsWith("weights/"))
+        .anyMatch(t -> t.startsWith("gradients/"));
+    var gradient =
+        got.get(0).histograms().stream()
+            .filter(h -> h.tag().startsWith("gradients/"))
+            .findFirst()
+            .get();
+    assertThat(gradient.count()).isPositive();
+    assertThat(gradient.max() - gradient.min()).as("a real gradient, not zeros").isPositive();
+  }
+
+  @Test
   void microBatchesGiveTheSameUpdatesAsWholeBatches() {
     TrainerConfig.Builder base =
         TrainerConfig.builder(

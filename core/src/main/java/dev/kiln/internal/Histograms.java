@@ -21,6 +21,7 @@ final class Histograms {
       Map<String, Parameter> parameters,
       Device device,
       ParameterStore store,
+      List<HistogramRecord.Histogram> gradients,
       long step,
       Instant time) {
     List<HistogramRecord.Histogram> out = new ArrayList<>();
@@ -28,7 +29,20 @@ final class Histograms {
       NDArray w = store.getValue(e.getValue(), device, true);
       out.add(of("weights/" + e.getKey(), w.toType(DataType.FLOAT32, false).toFloatArray()));
     }
+    out.addAll(gradients);
     return new HistogramRecord(step, time, out);
+  }
+
+  /** Histograms of the gradients about to be applied, tagged {@code gradients/<path>}. */
+  static List<HistogramRecord.Histogram> gradients(Map<String, NDArray> gradients) {
+    List<HistogramRecord.Histogram> out = new ArrayList<>();
+    for (Map.Entry<String, NDArray> e : gradients.entrySet()) {
+      out.add(
+          of(
+              "gradients/" + e.getKey(),
+              e.getValue().toType(DataType.FLOAT32, false).toFloatArray()));
+    }
+    return out;
   }
 
   static HistogramRecord.Histogram of(String tag, float[] values) {

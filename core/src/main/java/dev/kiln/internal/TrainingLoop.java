@@ -28,6 +28,7 @@ import dev.kiln.optim.GradientClipping;
 import dev.kiln.optim.OptimizerState;
 import dev.kiln.tracking.DeviceReport;
 import dev.kiln.tracking.ExperimentTracker;
+import dev.kiln.tracking.HistogramRecord;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.ResumeInfo;
 import dev.kiln.tracking.RunEnd;
@@ -93,6 +94,9 @@ public final class TrainingLoop {
   private final Map<String, Double> epochAccumulators = new LinkedHashMap<>();
   private final List<EpochResult> results = new ArrayList<>();
   private boolean firstBatchChecked;
+  // Gradients are zeroed after every step, so their histograms are taken at the epoch's last step.
+  private boolean captureGradientHistograms;
+  private List<HistogramRecord.Histogram> gradientHistograms = List.of();
   private final StopSignal stop;
 
   public TrainingLoop(
@@ -469,6 +473,7 @@ public final class TrainingLoop {
         BatchLoader.LoadedBatch batch = loader.next();
         long t1 = c.nanos();
         dataWait += (t1 - t0) / 1e9;
+        captureGradientHistograms = !loader.hasNext() && histogramsDue(epoch + 1);
         double loss;
         try (batch) {
           if (config.scheduleInterval() == TrainerConfig.ScheduleInterval.STEP) {
@@ -573,16 +578,26 @@ public final class TrainingLoop {
     Map<String, Double> summary = new LinkedHashMap<>(metrics);
     best.forEach((k, v) -> summary.put("best_" + k, v));
     trackers.summary(new Summary(step, summary));
-    if (config.histogramEveryEpochs() > 0 && epoch % config.histogramEveryEpochs() == 0) {
+    if (histogramsDue(epoch)) {
       trackers.histograms(
           Histograms.of(
-              parameters, devices.get(0), parameterStore, step, config.clock().instant()));
+              parameters,
+              devices.get(0),
+              parameterStore,
+              gradientHistograms,
+              step,
+              config.clock().instant()));
+      gradientHistograms = List.of();
     }
     trackers.flush();
     tracking += (c.nanos() - tt) / 1e9;
     results.add(new EpochResult(epoch, step, metrics, verdict));
     return new EpochOutcome(
         stop.requested(checkpoints.estimatedSaveSeconds()) && epoch < config.epochs());
+  }
+
+  private boolean histogramsDue(int epochNumber) {
+    return config.histogramEveryEpochs() > 0 && epochNumber % config.histogramEveryEpochs() == 0;
   }
 
   private void updateBest(Map<String, Double> metrics) {
@@ -694,6 +709,10 @@ public final class TrainingLoop {
     }
     if (config.gradientClipNorm() > 0) {
       GradientClipping.clipByGlobalNorm(grads.values(), config.gradientClipNorm());
+    }
+    if (captureGradientHistograms) {
+      captureGradientHistograms = false;
+      gradientHistograms = Histograms.gradients(grads);
     }
     optimizerState.step(weights, grads, lr);
     step++;
