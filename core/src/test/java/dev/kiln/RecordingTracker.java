@@ -14,6 +14,7 @@ final class RecordingTracker implements ExperimentTracker {
   final List<RunStart> starts = new CopyOnWriteArrayList<>();
   final List<MetricsRecord> metrics = new CopyOnWriteArrayList<>();
   final List<RunEnd> ends = new CopyOnWriteArrayList<>();
+  final List<dev.kiln.tracking.HistogramRecord> histograms = new CopyOnWriteArrayList<>();
 
   @Override
   public String name() {
@@ -28,6 +29,11 @@ final class RecordingTracker implements ExperimentTracker {
   @Override
   public void metrics(MetricsRecord record) {
     metrics.add(record);
+  }
+
+  @Override
+  public void histograms(dev.kiln.tracking.HistogramRecord record) {
+    histograms.add(record);
   }
 
   @Override

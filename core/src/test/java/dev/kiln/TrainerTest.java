@@ -111,34 +111,13 @@ class TrainerTest {
 
   @Test
   void histogramsOfWeightsAndGradientsReachTrackersEveryNthEpochOnly() {
-    java.util.List<dev.kiln.tracking.HistogramRecord> got =
-        new java.util.concurrent.CopyOnWriteArrayList<>();
-    ExperimentTracker histograms =
-        new ExperimentTracker() {
-          @Override
-          public String name() {
-            return "histograms";
-          }
-
-          @Override
-          public void runStarted(RunStart start) {}
-
-          @Override
-          public void metrics(MetricsRecord record) {}
-
-          @Override
-          public void histograms(dev.kiln.tracking.HistogramRecord record) {
-            got.add(record);
-          }
-
-          @Override
-          public void runEnded(RunEnd end) {}
-        };
+    RecordingTracker recording = new RecordingTracker();
     fit(
         Nets.mlp(false),
         FakeDataset.of(64),
         FakeDataset.of(16),
-        config().epochs(4).histogramEveryEpochs(2).tracker(histograms).build());
+        config().epochs(4).histogramEveryEpochs(2).tracker(recording).build());
+    List<dev.kiln.tracking.HistogramRecord> got = recording.histograms;
 
     assertThat(got).extracting(dev.kiln.tracking.HistogramRecord::step).containsExactly(8L, 16L);
     var tags =
