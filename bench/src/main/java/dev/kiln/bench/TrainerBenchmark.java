@@ -183,12 +183,18 @@ public final class TrainerBenchmark {
         Load l1 = Load.now();
         (side.equals("djl") ? djl : kiln).add(t);
         System.out.printf(
-            Locale.ROOT, "round %d  %-9s: %6.2f s   %s%n", r, side.equals("djl") ? "DJL loop" : "Kiln fit", t, l0.until(l1));
+            Locale.ROOT,
+            "round %d  %-9s: %6.2f s   %s%n",
+            r,
+            side.equals("djl") ? "DJL loop" : "Kiln fit",
+            t,
+            l0.until(l1));
       }
     }
     System.out.printf(
         Locale.ROOT,
-        "mean: DJL loop %.2f s, Kiln fit %.2f s, ratio Kiln/DJL %.3f (best-of ratio %.3f); load after: %s%n",
+        "mean: DJL loop %.2f s, Kiln fit %.2f s, ratio Kiln/DJL %.3f (best-of ratio %.3f); load"
+            + " after: %s%n",
         mean(djl),
         mean(kiln),
         mean(kiln) / mean(djl),
@@ -217,7 +223,8 @@ public final class TrainerBenchmark {
     Double result = null;
     try (var r =
         new java.io.BufferedReader(
-            new java.io.InputStreamReader(p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
+            new java.io.InputStreamReader(
+                p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
       String line;
       while ((line = r.readLine()) != null) {
         if (line.startsWith("RESULT ")) {

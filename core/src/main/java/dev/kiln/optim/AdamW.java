@@ -12,10 +12,9 @@ package dev.kiln.optim;
  * p = p - lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
  * }</pre>
  *
- * <p>The decay uses the scheduled learning rate of the step. The optimizer is an {@link Adam}
- * whose {@link Adam#decoupledWeightDecay()} is true and whose name is {@code adamw}; its state is
- * Adam's: slots {@code mean}, {@code variance} (and {@code maxVariance}), scalars {@code
- * "<path>/step"}.
+ * <p>The decay uses the scheduled learning rate of the step. The optimizer is an {@link Adam} whose
+ * {@link Adam#decoupledWeightDecay()} is true and whose name is {@code adamw}; its state is Adam's:
+ * slots {@code mean}, {@code variance} (and {@code maxVariance}), scalars {@code "<path>/step"}.
  *
  * <pre>{@code
  * Optimizer adamw = AdamW.builder().learningRate(3e-4).weightDecay(0.05).build();
