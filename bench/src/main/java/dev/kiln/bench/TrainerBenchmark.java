@@ -184,7 +184,7 @@ public final class TrainerBenchmark {
         (side.equals("djl") ? djl : kiln).add(t);
         System.out.printf(
             Locale.ROOT,
-            "round %d  %-9s: %6.2f s   %s%n",
+            "round %d  %-9s: %6.2f s   %s (the child JVM itself counts as another process)%n",
             r,
             side.equals("djl") ? "DJL loop" : "Kiln fit",
             t,
