@@ -23,6 +23,7 @@ final class StopSignal {
   private final Clock clock;
   private volatile String signal;
   private double stepSeconds;
+  private double validationSeconds;
   private final List<Object[]> previous = new ArrayList<>();
   private String reason;
 
@@ -74,6 +75,14 @@ final class StopSignal {
     stepSeconds = stepSeconds == 0 ? seconds : Math.max(seconds, 0.9 * stepSeconds + 0.1 * seconds);
   }
 
+  /**
+   * Records how long the last validation took: an epoch's last step is followed by a validation
+   * that cannot be interrupted, so the deadline keeps room for one.
+   */
+  void observeValidation(double seconds) {
+    validationSeconds = seconds;
+  }
+
   /** Requests a stop programmatically (tests, embedding applications). */
   void request(String why) {
     signal = why;
@@ -87,7 +96,8 @@ final class StopSignal {
     }
     if (deadline != null) {
       double left = (deadline.toEpochMilli() - clock.millis()) / 1000.0;
-      double need = 2 * estimatedSaveSeconds + 2 * stepSeconds + DEADLINE_MARGIN_SECONDS;
+      double need =
+          2 * estimatedSaveSeconds + 2 * stepSeconds + validationSeconds + DEADLINE_MARGIN_SECONDS;
       if (left <= need) {
         reason =
             String.format(

@@ -537,6 +537,7 @@ public final class TrainingLoop {
     long tv = c.nanos();
     Map<String, Double> val = validate(runManager);
     double validationTime = (c.nanos() - tv) / 1e9;
+    stop.observeValidation(validationTime);
 
     epoch++;
     batchInEpoch = 0;
