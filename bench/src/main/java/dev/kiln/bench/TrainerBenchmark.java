@@ -227,6 +227,9 @@ public final class TrainerBenchmark {
                 p.getInputStream(), java.nio.charset.StandardCharsets.UTF_8))) {
       String line;
       while ((line = r.readLine()) != null) {
+        if (line.startsWith("SPLIT ")) {
+          System.out.println("          Kiln " + line.substring(6));
+        }
         if (line.startsWith("RESULT ")) {
           result = Double.parseDouble(line.substring(7));
         }
@@ -250,7 +253,15 @@ public final class TrainerBenchmark {
       }
     } else {
       kilnEpoch(warm, test, workers);
-      System.out.println("RESULT " + kilnEpoch(train, test, workers).metric("time_taken"));
+      EpochResult e = kilnEpoch(train, test, workers);
+      System.out.printf(
+          Locale.ROOT,
+          "SPLIT data wait %.2f s, compute %.2f s, %.0f samples/s; verdict: %s%n",
+          e.metric("time_data"),
+          e.metric("time_compute"),
+          e.metric("samples_per_sec"),
+          e.verdict());
+      System.out.println("RESULT " + e.metric("time_taken"));
     }
   }
 
