@@ -29,13 +29,8 @@ public final class AdadeltaState extends SlotState {
       double learningRate) {
     NDArray squareAverage = state[0];
     NDArray deltaAverage = state[1];
-    NDArray g = gradient;
-    NDArray decayed = null;
-    if (weightDecay != 0) {
-      decayed = weight.mul(scalar(weight, weightDecay));
-      decayed.addi(gradient);
-      g = decayed;
-    }
+    NDArray decayed = Ops.l2Decayed(weight, gradient, weightDecay);
+    NDArray g = decayed != null ? decayed : gradient;
     NDArray delta = null;
     try {
       // sa = rho sa + (1 - rho) g^2

@@ -49,17 +49,11 @@ public final class AdamState extends SlotState {
       double learningRate) {
     NDArray mean = state[0];
     NDArray variance = state[1];
-    NDArray g = gradient;
-    NDArray decayed = null;
-    if (weightDecay != 0) {
-      if (decoupled) {
-        weight.muli(scalar(weight, 1 - learningRate * weightDecay));
-      } else {
-        decayed = weight.mul(scalar(weight, weightDecay));
-        decayed.addi(gradient);
-        g = decayed;
-      }
+    if (decoupled && weightDecay != 0) {
+      weight.muli(scalar(weight, 1 - learningRate * weightDecay));
     }
+    NDArray decayed = decoupled ? null : Ops.l2Decayed(weight, gradient, weightDecay);
+    NDArray g = decayed != null ? decayed : gradient;
     try {
       // m = b1 m + (1 - b1) g ; v = b2 v + (1 - b2) g^2
       try (NDArray t = g.mul(scalar(g, 1 - beta1))) {

@@ -21,6 +21,19 @@ public final class Ops {
     return like.getDataType() == DataType.FLOAT64 ? (Number) value : (Number) (float) value;
   }
 
+  /**
+   * {@code gradient + weightDecay * weight} as a new array the caller closes (PyTorch's L2 weight
+   * decay), or null when {@code weightDecay} is 0 and the gradient is used as it is.
+   */
+  public static NDArray l2Decayed(NDArray weight, NDArray gradient, double weightDecay) {
+    if (weightDecay == 0) {
+      return null;
+    }
+    NDArray decayed = weight.mul(scalar(weight, weightDecay));
+    decayed.addi(gradient);
+    return decayed;
+  }
+
   /** The value of a one-element array as a double, whatever its dtype. */
   public static double toDouble(NDArray scalar) {
     switch (scalar.getDataType()) {

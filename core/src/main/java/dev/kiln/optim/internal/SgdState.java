@@ -30,13 +30,8 @@ public final class SgdState extends SlotState {
       boolean fresh,
       double learningRate) {
     // d = g + wd * p
-    NDArray decayed = null;
-    NDArray d = gradient;
-    if (weightDecay != 0) {
-      decayed = weight.mul(scalar(weight, weightDecay));
-      decayed.addi(gradient);
-      d = decayed;
-    }
+    NDArray decayed = Ops.l2Decayed(weight, gradient, weightDecay);
+    NDArray d = decayed != null ? decayed : gradient;
     try {
       NDArray direction = d;
       NDArray lookahead = null;
