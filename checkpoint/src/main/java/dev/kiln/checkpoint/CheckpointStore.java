@@ -3,10 +3,10 @@ package dev.kiln.checkpoint;
 import ai.djl.ndarray.NDList;
 import dev.kiln.checkpoint.internal.CheckpointName;
 import dev.kiln.checkpoint.internal.Failures;
+import dev.kiln.checkpoint.internal.FileHashes;
 import dev.kiln.checkpoint.internal.FileOps;
 import dev.kiln.checkpoint.internal.Manifest;
 import dev.kiln.checkpoint.internal.RetentionPlan;
-import dev.kiln.checkpoint.internal.Sha256;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -25,6 +25,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -50,12 +52,20 @@ public final class CheckpointStore {
 
   private static final Logger log = LoggerFactory.getLogger(CheckpointStore.class);
   private static final SecureRandom RANDOM = new SecureRandom();
+  private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
+  private static final ThreadFactory DEFAULT_THREADS =
+      runnable -> {
+        Thread thread = new Thread(runnable, "kiln-checkpoint-" + THREAD_NUMBER.incrementAndGet());
+        thread.setDaemon(true);
+        return thread;
+      };
 
   private final Path directory;
   private final Retention retention;
   private final Clock clock;
   private final Map<String, String> versions;
   private final FileOps fileOps;
+  private final ThreadFactory threadFactory;
   private volatile List<CheckpointProblem> problems = List.of();
 
   private CheckpointStore(Builder builder) {
@@ -64,6 +74,7 @@ public final class CheckpointStore {
     this.clock = builder.clock;
     this.versions = Collections.unmodifiableMap(new LinkedHashMap<>(builder.versions));
     this.fileOps = builder.fileOps;
+    this.threadFactory = builder.threadFactory;
   }
 
   /**
@@ -83,6 +94,7 @@ public final class CheckpointStore {
     builder.versions.clear();
     builder.versions.putAll(versions);
     builder.fileOps = fileOps;
+    builder.threadFactory = threadFactory;
     return builder;
   }
 
@@ -198,6 +210,113 @@ public final class CheckpointStore {
   }
 
   /**
+   * Reads the newest valid checkpoint with {@code reader}, verifying its checksums at the same
+   * time: the reader runs on this thread while other threads hash the files, so a load costs about
+   * the longer of the two rather than their sum. If the checksums fail, the reader's result is
+   * closed (when {@link AutoCloseable}), the checkpoint is skipped as in {@link #latestValid()},
+   * and the next older one is read.
+   *
+   * @return what the reader returned for the newest valid checkpoint; empty if there is none, then
+   *     {@link #problems()} says why each one failed
+   * @throws CheckpointException if the reader fails on a checkpoint that verifies (an {@link
+   *     IOException} is wrapped, other exceptions are thrown as they are)
+   */
+  public synchronized <T> Optional<T> latestValid(CheckpointReader<T> reader) {
+    Objects.requireNonNull(reader, "reader == null");
+    List<CheckpointName> names = committedNames();
+    List<CheckpointProblem> found = new ArrayList<>();
+    try {
+      for (int i = names.size() - 1; i >= 0; i--) {
+        Path dir = directory.resolve(names.get(i).toString());
+        List<CheckpointProblem> dirProblems = new ArrayList<>();
+        Unverified unverified = checkStructure(dir, dirProblems);
+        if (unverified != null && dirProblems.isEmpty()) {
+          Optional<T> value = readWhileVerifying(unverified, reader, dirProblems);
+          if (value.isPresent()) {
+            return value;
+          }
+        }
+        for (CheckpointProblem p : dirProblems) {
+          log.warn("Skipping invalid checkpoint: {}", p.message());
+        }
+        found.addAll(dirProblems);
+      }
+      if (!names.isEmpty()) {
+        log.warn(
+            "No valid checkpoint in {}: all {} checkpoints failed verification",
+            directory,
+            names.size());
+      }
+      return Optional.empty();
+    } finally {
+      problems = List.copyOf(found);
+    }
+  }
+
+  /** Runs the reader while hashing; empty (with problems added) if the checksums fail. */
+  private <T> Optional<T> readWhileVerifying(
+      Unverified unverified, CheckpointReader<T> reader, List<CheckpointProblem> found) {
+    List<CheckpointProblem> hashProblems = Collections.synchronizedList(new ArrayList<>());
+    RuntimeException[] verifierFailure = new RuntimeException[1];
+    Thread verifier =
+        threadFactory.newThread(
+            () -> {
+              try {
+                checkContents(unverified, hashProblems);
+              } catch (RuntimeException e) {
+                verifierFailure[0] = e;
+              }
+            });
+    verifier.start();
+    T value = null;
+    Exception readFailure = null;
+    try {
+      value = reader.read(unverified.checkpoint());
+    } catch (IOException | RuntimeException e) {
+      readFailure = e;
+    } finally {
+      joinUninterruptibly(verifier);
+    }
+    if (verifierFailure[0] != null) {
+      closeQuietly(value);
+      throw verifierFailure[0];
+    }
+    if (!hashProblems.isEmpty()) {
+      found.addAll(hashProblems);
+      closeQuietly(value);
+      if (readFailure != null) {
+        log.debug(
+            "Reading the damaged checkpoint {} failed too", unverified.checkpoint(), readFailure);
+      }
+      return Optional.empty();
+    }
+    if (readFailure instanceof RuntimeException e) {
+      throw e;
+    }
+    if (readFailure != null) {
+      throw new CheckpointException(
+          "Could not read checkpoint "
+              + unverified.checkpoint().directory()
+              + ": "
+              + Failures.cause(readFailure)
+              + " — "
+              + Failures.hint((IOException) readFailure),
+          readFailure);
+    }
+    return Optional.ofNullable(value);
+  }
+
+  private static void closeQuietly(Object value) {
+    if (value instanceof AutoCloseable closeable) {
+      try {
+        closeable.close();
+      } catch (Exception e) {
+        log.debug("Closing what was read from a damaged checkpoint failed", e);
+      }
+    }
+  }
+
+  /**
    * Lists committed checkpoints, oldest first, from their manifests without verifying checksums. A
    * directory whose manifest cannot be read is logged at WARN and left out.
    */
@@ -275,9 +394,9 @@ public final class CheckpointStore {
   }
 
   /**
-   * Syncs every file the writer produced and hashes it. The syncs (device-bound) run on a helper
-   * thread while this thread hashes (CPU-bound, from the page cache), so a save costs about the
-   * larger of the two.
+   * Syncs every file the writer produced and hashes it. The syncs (device-bound) run on one helper
+   * thread while others hash (CPU-bound, from the page cache), so a save costs about the larger of
+   * the two.
    */
   private Map<String, CheckpointFile> syncAndHash(Path temp, Progress progress) throws IOException {
     progress.at("listing", temp);
@@ -288,7 +407,7 @@ public final class CheckpointStore {
     Path[] syncFailurePath = new Path[1];
     boolean[] cancelled = new boolean[1];
     Thread syncer =
-        new Thread(
+        threadFactory.newThread(
             () -> {
               for (Path file : files) {
                 synchronized (cancelled) {
@@ -304,19 +423,17 @@ public final class CheckpointStore {
                   return;
                 }
               }
-            },
-            "kiln-checkpoint-sync");
-    syncer.setDaemon(true);
+            });
     syncer.start();
-    Map<String, CheckpointFile> result = new LinkedHashMap<>();
+    Map<String, CheckpointFile> result;
     boolean hashed = false;
     try {
+      Map<String, Path> byName = new LinkedHashMap<>();
       for (Path file : files) {
-        progress.at("reading", file);
-        String name = relativeName(temp, file);
-        Sha256.Digest digest = Sha256.of(file);
-        result.put(name, new CheckpointFile(name, digest.size(), digest.sha256()));
+        byName.put(relativeName(temp, file), file);
       }
+      progress.at("reading", temp);
+      result = FileHashes.describe(byName, threadFactory);
       hashed = true;
     } finally {
       if (!hashed) {
@@ -607,12 +724,30 @@ public final class CheckpointStore {
    * Verifies {@code dir}, adding every problem found; returns the checkpoint if its manifest was
    * readable.
    */
-  private static Checkpoint check(Path dir, List<CheckpointProblem> found) {
+  private Checkpoint check(Path dir, List<CheckpointProblem> found) {
+    Unverified unverified = checkStructure(dir, found);
+    if (unverified == null) {
+      return null;
+    }
+    checkContents(unverified, found);
+    return unverified.checkpoint();
+  }
+
+  /** A checkpoint whose manifest and file sizes checked out, and the files left to hash. */
+  private record Unverified(
+      Checkpoint checkpoint, Manifest manifest, Map<CheckpointFile, Path> toHash) {}
+
+  /**
+   * Checks the manifest, that every file exists and its size; returns null if the manifest is
+   * unreadable.
+   */
+  private Unverified checkStructure(Path dir, List<CheckpointProblem> found) {
     Manifest manifest = readManifest(dir, found);
     if (manifest == null) {
       return null;
     }
     Checkpoint checkpoint = new Checkpoint(dir, manifest);
+    Map<CheckpointFile, Path> toHash = new LinkedHashMap<>();
     for (CheckpointFile expected : manifest.files().values()) {
       Path file = checkpoint.file(expected.name());
       try {
@@ -639,29 +774,53 @@ public final class CheckpointStore {
                       + (size < expected.size() ? " (truncated)" : "")));
           continue;
         }
-        Sha256.Digest digest = Sha256.of(file);
-        if (!digest.sha256().equals(expected.sha256())) {
-          found.add(
-              new CheckpointProblem(
-                  dir,
-                  expected.name(),
-                  CheckpointProblem.Kind.CHECKSUM_MISMATCH,
-                  "SHA-256 is "
-                      + digest.sha256()
-                      + " but the manifest says "
-                      + expected.sha256()
-                      + " (contents changed on disk)"));
-        }
+        toHash.put(expected, file);
       } catch (IOException e) {
-        found.add(
-            new CheckpointProblem(
-                dir,
-                expected.name(),
-                CheckpointProblem.Kind.IO_ERROR,
-                "file could not be read: " + Failures.cause(e)));
+        found.add(ioProblem(dir, expected.name(), e));
       }
     }
-    return checkpoint;
+    return new Unverified(checkpoint, manifest, toHash);
+  }
+
+  /** Hashes the files (or their parts) on all cores and adds a problem for each mismatch. */
+  private void checkContents(Unverified unverified, List<CheckpointProblem> found) {
+    Path dir = unverified.checkpoint().directory();
+    Manifest manifest = unverified.manifest();
+    Map<CheckpointFile, Path> toHash = unverified.toHash();
+    Map<String, IOException> failures = new LinkedHashMap<>();
+    List<FileHashes.Mismatch> mismatches = FileHashes.verify(toHash, threadFactory, failures);
+    failures.forEach((name, e) -> found.add(ioProblem(dir, name, e)));
+    for (FileHashes.Mismatch m : mismatches) {
+      String what =
+          m.part() < 0
+              ? "SHA-256 is "
+              : "SHA-256 of bytes "
+                  + m.offset()
+                  + "-"
+                  + (m.offset() + m.length() - 1)
+                  + " (part "
+                  + (m.part() + 1)
+                  + ") is ";
+      String expected =
+          m.part() < 0
+              ? manifest.files().get(m.name()).sha256()
+              : manifest.files().get(m.name()).partSha256().get(m.part());
+      found.add(
+          new CheckpointProblem(
+              dir,
+              m.name(),
+              CheckpointProblem.Kind.CHECKSUM_MISMATCH,
+              what
+                  + m.actual()
+                  + " but the manifest says "
+                  + expected
+                  + " (contents changed on disk)"));
+    }
+  }
+
+  private static CheckpointProblem ioProblem(Path dir, String name, IOException e) {
+    return new CheckpointProblem(
+        dir, name, CheckpointProblem.Kind.IO_ERROR, "file could not be read: " + Failures.cause(e));
   }
 
   // --------------------------------------------------------------------------------------------------- builder
@@ -673,6 +832,7 @@ public final class CheckpointStore {
     private Clock clock = Clock.systemUTC();
     private final Map<String, String> versions = new LinkedHashMap<>();
     private FileOps fileOps = FileOps.system();
+    private ThreadFactory threadFactory = DEFAULT_THREADS;
 
     private Builder(Path directory) {
       this.directory =
@@ -709,6 +869,16 @@ public final class CheckpointStore {
             }
           });
       this.versions.putAll(versions);
+      return this;
+    }
+
+    /**
+     * Makes the threads that sync files and compute SHA-256 digests during a save and a check (up
+     * to one per core, each living for one call); default: daemon threads named {@code
+     * kiln-checkpoint-N}.
+     */
+    public Builder threadFactory(ThreadFactory threadFactory) {
+      this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory == null");
       return this;
     }
 

@@ -2,8 +2,6 @@ package dev.kiln.checkpoint;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import dev.kiln.checkpoint.internal.Failures;
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -73,25 +71,21 @@ public final class Checkpoints {
     if (!Files.isDirectory(dir)) {
       return Optional.empty();
     }
-    Optional<Checkpoint> latest = CheckpointStore.builder(dir).build().latestValid();
-    if (latest.isEmpty()) {
-      return Optional.empty();
-    }
-    Checkpoint checkpoint = latest.get();
-    if (!checkpoint.files().containsKey(TENSORS_FILE)) {
-      throw new CheckpointException(
-          "Checkpoint "
-              + checkpoint.directory()
-              + " has no "
-              + TENSORS_FILE
-              + "; it was not written by Checkpoints.save — read it with CheckpointStore instead");
-    }
-    Path file = checkpoint.file(TENSORS_FILE);
-    try {
-      return Optional.of(new LoadedCheckpoint(checkpoint, TensorFile.read(file, manager)));
-    } catch (IOException e) {
-      throw new CheckpointException(
-          "Could not read " + file + ": " + Failures.cause(e) + " — " + Failures.hint(e), e);
-    }
+    return CheckpointStore.builder(dir)
+        .build()
+        .latestValid(
+            checkpoint -> {
+              if (!checkpoint.files().containsKey(TENSORS_FILE)) {
+                throw new CheckpointException(
+                    "Checkpoint "
+                        + checkpoint.directory()
+                        + " has no "
+                        + TENSORS_FILE
+                        + "; it was not written by Checkpoints.save — read it with CheckpointStore"
+                        + " instead");
+              }
+              return new LoadedCheckpoint(
+                  checkpoint, TensorFile.read(checkpoint.file(TENSORS_FILE), manager));
+            });
   }
 }

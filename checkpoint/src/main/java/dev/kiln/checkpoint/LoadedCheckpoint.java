@@ -10,7 +10,8 @@ import java.util.Objects;
  * @param checkpoint the checkpoint the tensors came from
  * @param tensors the tensors by name, owned by the manager passed to {@code loadLatest}
  */
-public record LoadedCheckpoint(Checkpoint checkpoint, Map<String, NDArray> tensors) {
+public record LoadedCheckpoint(Checkpoint checkpoint, Map<String, NDArray> tensors)
+    implements AutoCloseable {
 
   public LoadedCheckpoint {
     Objects.requireNonNull(checkpoint, "checkpoint == null");
@@ -20,5 +21,11 @@ public record LoadedCheckpoint(Checkpoint checkpoint, Map<String, NDArray> tenso
   /** The metadata saved with the tensors. */
   public Map<String, Object> metadata() {
     return checkpoint.metadata();
+  }
+
+  /** Closes the tensors (they are also closed with their manager). */
+  @Override
+  public void close() {
+    tensors.values().forEach(NDArray::close);
   }
 }

@@ -1,19 +1,28 @@
 package dev.kiln.checkpoint;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
 import dev.kiln.checkpoint.internal.Failures;
+import dev.kiln.checkpoint.internal.NdListReader;
 import java.io.BufferedInputStream;
-import java.io.BufferedOutputStream;
-import java.io.DataInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,7 +41,6 @@ import java.util.Objects;
 public final class TensorFile {
 
   private static final int BUFFER = 1 << 16;
-  private static final long EMPTY_FILE_SIZE = 4;
 
   private TensorFile() {}
 
@@ -43,29 +51,68 @@ public final class TensorFile {
   public static void write(Path file, Map<String, NDArray> tensors) throws IOException {
     Objects.requireNonNull(file, "file == null");
     Objects.requireNonNull(tensors, "tensors == null");
-    NDList list = new NDList(tensors.size());
-    List<String> originalNames = new ArrayList<>(tensors.size());
     for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
       if (e.getKey() == null || e.getValue() == null) {
         throw new IllegalArgumentException("tensors has a null name or array: " + e.getKey());
       }
-      list.add(e.getValue());
     }
-    try {
+    try (FileChannel channel =
+        FileChannel.open(
+            file,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE)) {
+      ByteArrayOutputStream header = new ByteArrayOutputStream(256);
+      DataOutputStream out = new DataOutputStream(header);
+      out.writeInt(tensors.size());
       for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
-        originalNames.add(e.getValue().getName());
-        e.getValue().setName(e.getKey());
-      }
-      try (OutputStream out = new BufferedOutputStream(Files.newOutputStream(file), BUFFER)) {
-        list.encode(out, NDList.Encoding.ND_LIST);
-      }
-    } finally {
-      int i = 0;
-      for (NDArray array : tensors.values()) {
-        if (i < originalNames.size()) {
-          array.setName(originalNames.get(i++));
+        NDArray array = e.getValue();
+        if (array.getDataType() == DataType.STRING
+            || array.getSparseFormat() != SparseFormat.DENSE) {
+          out.write(encodeWithDjl(e.getKey(), array));
+          continue;
+        }
+        NDArray host =
+            array.getDevice().equals(Device.cpu()) ? array : array.toDevice(Device.cpu(), true);
+        try {
+          // A view of the tensor's memory where the engine allows it (PyTorch on CPU), else a copy.
+          ByteBuffer data = host.toByteBuffer(true);
+          out.writeUTF(NdListReader.MAGIC);
+          out.writeInt(NdListReader.VERSION);
+          out.write(1);
+          out.writeUTF(e.getKey());
+          out.writeUTF(SparseFormat.DENSE.name());
+          out.writeUTF(array.getDataType().name());
+          out.write(array.getShape().getEncoded());
+          out.write(data.order() == ByteOrder.BIG_ENDIAN ? '>' : '<');
+          out.writeInt(data.remaining());
+          writeFully(channel, ByteBuffer.wrap(header.toByteArray()));
+          header.reset();
+          writeFully(channel, data);
+        } finally {
+          if (host != array) {
+            host.close();
+          }
         }
       }
+      writeFully(channel, ByteBuffer.wrap(header.toByteArray()));
+    }
+  }
+
+  /** DJL's own encoding of one array, stored under {@code name}. */
+  private static byte[] encodeWithDjl(String name, NDArray array) {
+    String original = array.getName();
+    array.setName(name);
+    try {
+      return array.encode();
+    } finally {
+      array.setName(original);
+    }
+  }
+
+  private static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
+    while (buffer.hasRemaining()) {
+      channel.write(buffer);
     }
   }
 
@@ -79,24 +126,14 @@ public final class TensorFile {
   public static Map<String, NDArray> read(Path file, NDManager manager) throws IOException {
     Objects.requireNonNull(file, "file == null");
     Objects.requireNonNull(manager, "manager == null");
-    if (Files.size(file) == EMPTY_FILE_SIZE) {
-      try (DataInputStream in = new DataInputStream(Files.newInputStream(file))) {
-        if (in.readInt() == 0) {
-          return Collections.emptyMap();
-        }
-      }
+    List<NDArray> list;
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      list = NdListReader.read(channel, manager);
+    } catch (NdListReader.MalformedException e) {
+      throw notReadable(file, e.getMessage(), e);
     }
-    NDList list;
-    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), BUFFER)) {
-      list = NDList.decode(manager, in);
-    } catch (RuntimeException e) {
-      throw new CheckpointException(
-          "Tensor file "
-              + file
-              + " is not readable as a DJL NDList: "
-              + Failures.cause(e.getCause() != null ? e.getCause() : e)
-              + " — the file is damaged or was not written by TensorFile.write",
-          e);
+    if (list == null) {
+      list = readWithDjl(file, manager); // not DJL's NDList encoding: npz or safetensors
     }
     Map<String, NDArray> result = new LinkedHashMap<>();
     for (int i = 0; i < list.size(); i++) {
@@ -109,7 +146,7 @@ public final class TensorFile {
         error = "the name '" + name + "' occurs twice";
       }
       if (error != null) {
-        list.close();
+        list.forEach(NDArray::close);
         throw new CheckpointException(
             "Tensor file "
                 + file
@@ -120,6 +157,24 @@ public final class TensorFile {
       result.put(name, array);
     }
     return Collections.unmodifiableMap(result);
+  }
+
+  private static List<NDArray> readWithDjl(Path file, NDManager manager) throws IOException {
+    try (InputStream in = new BufferedInputStream(Files.newInputStream(file), BUFFER)) {
+      return NDList.decode(manager, in);
+    } catch (RuntimeException e) {
+      throw notReadable(file, Failures.cause(e.getCause() != null ? e.getCause() : e), e);
+    }
+  }
+
+  private static CheckpointException notReadable(Path file, String why, Exception cause) {
+    return new CheckpointException(
+        "Tensor file "
+            + file
+            + " is not readable as a DJL NDList: "
+            + why
+            + " — the file is damaged or was not written by TensorFile.write",
+        cause);
   }
 
   /**
@@ -133,35 +188,97 @@ public final class TensorFile {
       throws IOException {
     Objects.requireNonNull(expected, "expected == null");
     Map<String, NDArray> tensors = read(file, manager);
+    Map<String, Shape> actual = new LinkedHashMap<>();
+    tensors.forEach((name, array) -> actual.put(name, array.getShape()));
+    String mismatch = mismatch(actual, expected);
+    if (mismatch != null) {
+      tensors.values().forEach(NDArray::close);
+      throw doesNotMatch(file, mismatch);
+    }
+    return tensors;
+  }
+
+  /**
+   * Reads {@code file} into existing arrays: each tensor's values are copied into the array of the
+   * same name in {@code targets}, which must hold exactly the file's names with the same shapes
+   * (data types and devices may differ; values are converted and moved). Faster than {@link
+   * #read(Path, NDManager)} followed by a copy, and allocates no new arrays beyond one staging
+   * buffer the size of the largest tensor.
+   *
+   * <p>Names and shapes are checked before any target is written. If reading fails after that (an
+   * I/O error), some targets hold the file's values and the others their old ones.
+   *
+   * @throws CheckpointException if the file is damaged, holds other names or shapes (naming each
+   *     missing, unexpected and differently shaped tensor with both shapes), or holds strings
+   */
+  public static void readInto(Path file, Map<String, NDArray> targets) throws IOException {
+    Objects.requireNonNull(file, "file == null");
+    Objects.requireNonNull(targets, "targets == null");
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      List<NdListReader.Header> headers = NdListReader.headers(channel);
+      if (headers == null) {
+        throw notReadable(file, "it is in another format (npz or safetensors)", null);
+      }
+      Map<String, Shape> actual = new LinkedHashMap<>();
+      for (NdListReader.Header h : headers) {
+        if (h.name() == null || actual.put(h.name(), h.shape()) != null) {
+          throw new CheckpointException(
+              "Tensor file "
+                  + file
+                  + " is not usable: "
+                  + (h.name() == null
+                      ? "a tensor has no name"
+                      : "the name '" + h.name() + "' occurs twice")
+                  + " — write it with TensorFile.write, which stores each tensor under its map"
+                  + " key");
+        }
+      }
+      Map<String, Shape> expected = new LinkedHashMap<>();
+      targets.forEach((name, array) -> expected.put(name, array.getShape()));
+      String mismatch = mismatch(actual, expected);
+      if (mismatch != null) {
+        throw doesNotMatch(file, mismatch);
+      }
+      if (targets.isEmpty()) {
+        return;
+      }
+      NDManager owner = targets.values().iterator().next().getManager();
+      try (NDManager staging = owner.newSubManager(Device.cpu())) {
+        NdListReader.readInto(channel, headers, targets, staging);
+      }
+    } catch (NdListReader.MalformedException e) {
+      throw notReadable(file, e.getMessage(), e);
+    }
+  }
+
+  /** Describes how {@code actual} differs from {@code expected}; null if it does not. */
+  private static String mismatch(Map<String, Shape> actual, Map<String, Shape> expected) {
     List<String> missing = new ArrayList<>();
     List<String> unexpected = new ArrayList<>();
     List<String> wrongShape = new ArrayList<>();
     for (Map.Entry<String, Shape> e : expected.entrySet()) {
-      NDArray array = tensors.get(e.getKey());
-      if (array == null) {
+      Shape shape = actual.get(e.getKey());
+      if (shape == null) {
         missing.add(e.getKey());
-      } else if (!array.getShape().equals(e.getValue())) {
+      } else if (!Arrays.equals(shape.getShape(), e.getValue().getShape())) {
         wrongShape.add(
             "parameter '"
                 + e.getKey()
                 + "' has shape "
-                + array.getShape()
+                + shape
                 + " in the file but "
                 + e.getValue()
                 + " is expected");
       }
     }
-    for (String name : tensors.keySet()) {
+    for (String name : actual.keySet()) {
       if (!expected.containsKey(name)) {
         unexpected.add(name);
       }
     }
     if (missing.isEmpty() && unexpected.isEmpty() && wrongShape.isEmpty()) {
-      return tensors;
+      return null;
     }
-    tensors.values().forEach(NDArray::close);
-    StringBuilder message =
-        new StringBuilder("Tensor file ").append(file).append(" does not match: ");
     List<String> parts = new ArrayList<>();
     if (!missing.isEmpty()) {
       parts.add("missing " + missing);
@@ -170,9 +287,15 @@ public final class TensorFile {
       parts.add("unexpected " + unexpected);
     }
     parts.addAll(wrongShape);
-    message
-        .append(String.join("; ", parts))
-        .append(" — load it into the same model architecture it was saved from");
-    throw new CheckpointException(message.toString());
+    return String.join("; ", parts);
+  }
+
+  private static CheckpointException doesNotMatch(Path file, String mismatch) {
+    return new CheckpointException(
+        "Tensor file "
+            + file
+            + " does not match: "
+            + mismatch
+            + " — load it into the same model architecture it was saved from");
   }
 }

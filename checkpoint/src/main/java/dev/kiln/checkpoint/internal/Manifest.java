@@ -10,9 +10,11 @@ import dev.kiln.checkpoint.CheckpointFile;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -75,7 +77,16 @@ public record Manifest(
     root.set("metadata", MAPPER.valueToTree(metadata));
     ArrayNode f = root.putArray("files");
     for (CheckpointFile file : files.values()) {
-      f.addObject().put("name", file.name()).put("size", file.size()).put("sha256", file.sha256());
+      ObjectNode entry =
+          f.addObject()
+              .put("name", file.name())
+              .put("size", file.size())
+              .put("sha256", file.sha256());
+      if (!file.partSha256().isEmpty()) {
+        entry.put("partSize", file.partSize());
+        ArrayNode parts = entry.putArray("partSha256");
+        file.partSha256().forEach(parts::add);
+      }
     }
     try {
       return MAPPER.writeValueAsBytes(root);
@@ -154,7 +165,34 @@ public record Manifest(
           || !isSafe(name)) {
         throw new InvalidManifestException("entry for file '" + name + "' is malformed", false);
       }
-      files.put(name, new CheckpointFile(name, size.asLong(), sha));
+      long partSize = 0;
+      List<String> parts = new ArrayList<>();
+      JsonNode partSizeNode = f.get("partSize");
+      JsonNode partsNode = f.get("partSha256");
+      if (partSizeNode != null || partsNode != null) {
+        if (partSizeNode == null
+            || partsNode == null
+            || !partSizeNode.canConvertToLong()
+            || partSizeNode.asLong() <= 0
+            || !partsNode.isArray()) {
+          throw new InvalidManifestException(
+              "entry for file '" + name + "' has malformed parts", false);
+        }
+        partSize = partSizeNode.asLong();
+        for (JsonNode part : partsNode) {
+          if (!part.isTextual() || !part.asText().matches("[0-9a-f]{64}")) {
+            throw new InvalidManifestException(
+                "entry for file '" + name + "' has a malformed part digest", false);
+          }
+          parts.add(part.asText());
+        }
+      }
+      try {
+        files.put(name, new CheckpointFile(name, size.asLong(), sha, partSize, parts));
+      } catch (IllegalArgumentException e) {
+        throw new InvalidManifestException(
+            "entry for file '" + name + "' is inconsistent: " + e.getMessage(), false);
+      }
     }
     return new Manifest(
         version,

@@ -1,0 +1,283 @@
+package dev.kiln.checkpoint.internal;
+
+import dev.kiln.checkpoint.CheckpointFile;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * SHA-256 of checkpoint files and of their parts, on several threads.
+ *
+ * <p>SHA-256 runs at about 1.3 GB/s per core even with the CPU's SHA instructions, slower than
+ * reading from the page cache. One file's digest is inherently sequential, so a file larger than
+ * {@link #MIN_PART_SIZE} also gets a digest per part ({@link #partSize(long)}); verification checks
+ * the parts, all at once, and scales with the cores. The whole-file digest is still written (tools
+ * such as {@code sha256sum} and the mirror check it).
+ */
+public final class FileHashes {
+
+  /** Files up to this size have one part: the whole file. */
+  public static final long MIN_PART_SIZE = 1L << 20;
+
+  private static final int MAX_PARTS = 64;
+  private static final int CHUNK = 1 << 20;
+  private static final long MAP_WINDOW = 1L << 28;
+
+  /** Windows cannot delete or rename a file while a mapping of it lives (until GC). */
+  private static final boolean MAP_FILES = !System.getProperty("os.name", "").startsWith("Windows");
+
+  private FileHashes() {}
+
+  /**
+   * The part size for a file of {@code size} bytes: 0 (no parts) up to {@link #MIN_PART_SIZE}, else
+   * the smallest power of two ≥ 1 MiB that splits it into at most 64 parts.
+   */
+  public static long partSize(long size) {
+    if (size <= MIN_PART_SIZE) {
+      return 0;
+    }
+    long target = (size + MAX_PARTS - 1) / MAX_PARTS;
+    long part = Long.highestOneBit(target);
+    if (part < target) {
+      part <<= 1;
+    }
+    return Math.max(MIN_PART_SIZE, part);
+  }
+
+  /** Number of parts of a file of {@code size} bytes split into {@code partSize} pieces. */
+  public static int partCount(long size, long partSize) {
+    return partSize == 0 ? 0 : Math.toIntExact((size + partSize - 1) / partSize);
+  }
+
+  /**
+   * Describes {@code files} (relative name to path): size, whole-file SHA-256 and, for files over 1
+   * MiB, the SHA-256 of each part.
+   */
+  public static Map<String, CheckpointFile> describe(Map<String, Path> files, ThreadFactory threads)
+      throws IOException {
+    List<Task> tasks = new ArrayList<>();
+    Map<String, Long> sizes = new LinkedHashMap<>();
+    for (Map.Entry<String, Path> e : files.entrySet()) {
+      Path file = e.getValue();
+      long size;
+      try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+        size = channel.size();
+      }
+      sizes.put(e.getKey(), size);
+      tasks.add(new Task(file, 0, size));
+    }
+    // Parts after the whole-file digests: those are the longest tasks and go first.
+    for (Map.Entry<String, Path> e : files.entrySet()) {
+      long size = sizes.get(e.getKey());
+      long partSize = partSize(size);
+      for (int p = 0; p < partCount(size, partSize); p++) {
+        long offset = p * partSize;
+        long length = Math.min(partSize, size - offset);
+        tasks.add(new Task(e.getValue(), offset, length));
+      }
+    }
+    List<String> digests = new ArrayList<>(tasks.size());
+    for (Object result : runAll(tasks, threads)) {
+      if (result instanceof IOException io) {
+        throw io;
+      }
+      digests.add((String) result);
+    }
+    Map<String, CheckpointFile> result = new LinkedHashMap<>();
+    int whole = 0;
+    int part = files.size();
+    for (String name : files.keySet()) {
+      long size = sizes.get(name);
+      long partSize = partSize(size);
+      int count = partCount(size, partSize);
+      List<String> parts = List.copyOf(digests.subList(part, part + count));
+      part += count;
+      result.put(name, new CheckpointFile(name, size, digests.get(whole++), partSize, parts));
+    }
+    return result;
+  }
+
+  /**
+   * A part (or, with {@code part} -1, the whole file) whose digest differs from the manifest.
+   *
+   * @param part zero-based part index, or -1 for a file without parts
+   */
+  public record Mismatch(String name, int part, long offset, long length, String actual) {}
+
+  private record Slot(String name, int part, long offset, long length, String expected) {}
+
+  /**
+   * Checks each file's contents against its manifest entry: the parts if it has any, else the whole
+   * file. Sizes must have been checked already.
+   *
+   * @param failures receives the first read failure of each file that could not be read
+   * @return one mismatch per bad part (or whole file), in file and part order
+   */
+  public static List<Mismatch> verify(
+      Map<CheckpointFile, Path> files, ThreadFactory threads, Map<String, IOException> failures) {
+    List<Task> tasks = new ArrayList<>();
+    List<Slot> slots = new ArrayList<>();
+    for (Map.Entry<CheckpointFile, Path> e : files.entrySet()) {
+      CheckpointFile expected = e.getKey();
+      Path file = e.getValue();
+      if (expected.partSha256().isEmpty()) {
+        tasks.add(new Task(file, 0, expected.size()));
+        slots.add(new Slot(expected.name(), -1, 0, expected.size(), expected.sha256()));
+      } else {
+        for (int p = 0; p < expected.partSha256().size(); p++) {
+          long offset = p * expected.partSize();
+          long length = Math.min(expected.partSize(), expected.size() - offset);
+          tasks.add(new Task(file, offset, length));
+          slots.add(new Slot(expected.name(), p, offset, length, expected.partSha256().get(p)));
+        }
+      }
+    }
+    List<Object> results = runAll(tasks, threads);
+    List<Mismatch> mismatches = new ArrayList<>();
+    for (int i = 0; i < results.size(); i++) {
+      Slot slot = slots.get(i);
+      Object result = results.get(i);
+      if (result instanceof IOException io) {
+        failures.putIfAbsent(slot.name(), io);
+      } else if (!slot.expected().equals(result)) {
+        mismatches.add(
+            new Mismatch(slot.name(), slot.part(), slot.offset(), slot.length(), (String) result));
+      }
+    }
+    return mismatches;
+  }
+
+  /** Hex SHA-256 of {@code length} bytes of {@code file} from {@code offset}. */
+  static String digest(Path file, long offset, long length) throws IOException {
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      return digest(file, channel, offset, length);
+    }
+  }
+
+  private static String digest(Path file, FileChannel channel, long offset, long length)
+      throws IOException {
+    MessageDigest digest = newDigest();
+    if (MAP_FILES) {
+      // Hashing the page cache through a mapping skips the copy a read makes; about 25% faster.
+      try {
+        for (long done = 0; done < length; ) {
+          long n = Math.min(MAP_WINDOW, length - done);
+          digest.update(channel.map(FileChannel.MapMode.READ_ONLY, offset + done, n));
+          done += n;
+        }
+      } catch (InternalError e) {
+        // What the JVM throws when a mapped file shrinks under it (SIGBUS).
+        throw new IOException(file + " changed while it was hashed: " + e.getMessage(), e);
+      }
+    } else {
+      ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.min(CHUNK, Math.max(length, 1)));
+      for (long done = 0; done < length; ) {
+        buffer.clear().limit((int) Math.min(buffer.capacity(), length - done));
+        int n = channel.read(buffer, offset + done);
+        if (n < 0) {
+          throw new IOException(
+              file + " ended at byte " + (offset + done) + " while hashing (it shrank)");
+        }
+        digest.update(buffer.flip());
+        done += n;
+      }
+    }
+    return HexFormat.of().formatHex(digest.digest());
+  }
+
+  /** A digest of one range of a file. */
+  private record Task(Path file, long offset, long length) {}
+
+  /**
+   * Hashes every task, on this thread and up to one more thread per further core; each result is
+   * the hex digest or the {@link IOException} its task threw.
+   */
+  private static List<Object> runAll(List<Task> tasks, ThreadFactory threads) {
+    Object[] results = new Object[tasks.size()];
+    AtomicInteger next = new AtomicInteger();
+    Map<Path, FileChannel> channels = new ConcurrentHashMap<>();
+    Runnable worker =
+        () -> {
+          for (int i = next.getAndIncrement(); i < tasks.size(); i = next.getAndIncrement()) {
+            Task task = tasks.get(i);
+            try {
+              FileChannel channel =
+                  channels.computeIfAbsent(
+                      task.file(),
+                      f -> {
+                        try {
+                          return FileChannel.open(f, StandardOpenOption.READ);
+                        } catch (IOException e) {
+                          throw new UncheckedIOException(e);
+                        }
+                      });
+              results[i] = digest(task.file(), channel, task.offset(), task.length());
+            } catch (UncheckedIOException e) {
+              results[i] = e.getCause();
+            } catch (IOException e) {
+              results[i] = e;
+            }
+          }
+        };
+    int helpers = Math.min(tasks.size(), Runtime.getRuntime().availableProcessors()) - 1;
+    List<Thread> started = new ArrayList<>();
+    try {
+      for (int i = 0; i < helpers; i++) {
+        Thread thread = threads.newThread(worker);
+        thread.start();
+        started.add(thread);
+      }
+      worker.run();
+    } finally {
+      boolean interrupted = false;
+      for (Thread thread : started) {
+        while (true) {
+          try {
+            thread.join();
+            break;
+          } catch (InterruptedException e) {
+            interrupted = true; // hashing is bounded work: finish it
+          }
+        }
+      }
+      for (FileChannel channel : channels.values()) {
+        try {
+          channel.close();
+        } catch (IOException e) {
+          // opened read-only: nothing to lose
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    for (int i = 0; i < results.length; i++) {
+      if (results[i] == null) {
+        throw new IllegalStateException("hashing " + tasks.get(i).file() + " failed unexpectedly");
+      }
+    }
+    return Arrays.asList(results);
+  }
+
+  private static MessageDigest newDigest() {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new AssertionError("every Java platform supports SHA-256", e);
+    }
+  }
+}
