@@ -3,7 +3,6 @@ package dev.kiln.internal;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import dev.kiln.CheckpointPolicy;
 import dev.kiln.Resume;
 import dev.kiln.TrainerConfig;
@@ -175,16 +174,10 @@ final class CheckpointSupport implements AutoCloseable {
             n.longValue());
       }
       Map<String, NDArray> params = loop.allParameterArrays();
-      Map<String, Shape> expected = new LinkedHashMap<>();
-      params.forEach((k, v) -> expected.put(k, v.getShape()));
       NDManager tmp = params.values().iterator().next().getManager().newSubManager();
       try {
-        Map<String, NDArray> saved = TensorFile.read(checkpoint.file(MODEL_FILE), tmp, expected);
-        for (Map.Entry<String, NDArray> e : params.entrySet()) {
-          NDArray src = saved.get(e.getKey());
-          NDArray dst = e.getValue();
-          src.toDevice(dst.getDevice(), false).toType(dst.getDataType(), false).copyTo(dst);
-        }
+        // Straight into the parameters: names and shapes are checked before any is written.
+        TensorFile.readInto(checkpoint.file(MODEL_FILE), params);
         loop.syncReplicas();
         Map<String, NDArray> optTensors = TensorFile.read(checkpoint.file(OPTIMIZER_FILE), tmp);
         @SuppressWarnings("unchecked")
