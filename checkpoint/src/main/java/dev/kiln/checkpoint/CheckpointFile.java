@@ -28,7 +28,7 @@ public record CheckpointFile(
     if (partSize < 0) {
       throw new IllegalArgumentException("partSize < 0: " + partSize);
     }
-    long expectedParts = partSize == 0 ? 0 : (size + partSize - 1) / partSize;
+    long expectedParts = partSize == 0 || size == 0 ? 0 : (size - 1) / partSize + 1;
     if (partSha256.size() != expectedParts) {
       throw new IllegalArgumentException(
           "partSha256 has "

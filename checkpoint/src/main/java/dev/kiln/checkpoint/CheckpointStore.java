@@ -36,14 +36,17 @@ import org.slf4j.LoggerFactory;
  * Checkpoints in one directory, saved atomically and loaded only after verification.
  *
  * <p>A save writes into a temporary directory ({@code .tmp-*}), syncs every file, writes {@code
- * manifest.json} (sizes and SHA-256 of every file) last, renames the directory into place
- * atomically and syncs the parent directory. Only then are older checkpoints pruned by the {@link
- * Retention}. A save that fails throws {@link CheckpointException}, deletes its temporary directory
- * and leaves every committed checkpoint as it was. Temporary directories left by a killed process
- * are deleted when a store is built and before each save.
+ * manifest.json} (size and SHA-256 of every file, and of every part of a file over 1 MiB) last,
+ * renames the directory into place atomically and syncs the parent directory. Only then are older
+ * checkpoints pruned by the {@link Retention}. A save that fails throws {@link
+ * CheckpointException}, deletes its temporary directory and leaves every committed checkpoint as it
+ * was. Temporary directories left by a killed process are deleted when a store is built and before
+ * each save.
  *
  * <p>{@link #latestValid()} returns the newest checkpoint whose manifest and checksums verify;
- * anything newer that fails is logged at WARN, skipped, and listed in {@link #problems()}.
+ * anything newer that fails is logged at WARN, skipped, and listed in {@link #problems()}. The
+ * parts of large files are hashed on all cores at once. {@link #latestValid(CheckpointReader)} also
+ * reads the checkpoint while it is being verified.
  *
  * <p>Thread-safe. One process should write to a directory at a time: a second writer's temporary
  * directory may be cleaned up under it.
@@ -216,8 +219,8 @@ public final class CheckpointStore {
    * closed (when {@link AutoCloseable}), the checkpoint is skipped as in {@link #latestValid()},
    * and the next older one is read.
    *
-   * @return what the reader returned for the newest valid checkpoint; empty if there is none, then
-   *     {@link #problems()} says why each one failed
+   * @return what the reader returned for the newest valid checkpoint (empty if it returned null);
+   *     empty if there is none, then {@link #problems()} says why each one failed
    * @throws CheckpointException if the reader fails on a checkpoint that verifies (an {@link
    *     IOException} is wrapped, other exceptions are thrown as they are)
    */
@@ -231,9 +234,9 @@ public final class CheckpointStore {
         List<CheckpointProblem> dirProblems = new ArrayList<>();
         Unverified unverified = checkStructure(dir, dirProblems);
         if (unverified != null && dirProblems.isEmpty()) {
-          Optional<T> value = readWhileVerifying(unverified, reader, dirProblems);
-          if (value.isPresent()) {
-            return value;
+          Read<T> read = readWhileVerifying(unverified, reader, dirProblems);
+          if (read.verified()) {
+            return Optional.ofNullable(read.value());
           }
         }
         for (CheckpointProblem p : dirProblems) {
@@ -253,8 +256,11 @@ public final class CheckpointStore {
     }
   }
 
-  /** Runs the reader while hashing; empty (with problems added) if the checksums fail. */
-  private <T> Optional<T> readWhileVerifying(
+  /** What a reader returned, and whether the checkpoint verified. */
+  private record Read<T>(boolean verified, T value) {}
+
+  /** Runs the reader while hashing; not verified (with problems added) if the checksums fail. */
+  private <T> Read<T> readWhileVerifying(
       Unverified unverified, CheckpointReader<T> reader, List<CheckpointProblem> found) {
     List<CheckpointProblem> hashProblems = Collections.synchronizedList(new ArrayList<>());
     RuntimeException[] verifierFailure = new RuntimeException[1];
@@ -288,7 +294,7 @@ public final class CheckpointStore {
         log.debug(
             "Reading the damaged checkpoint {} failed too", unverified.checkpoint(), readFailure);
       }
-      return Optional.empty();
+      return new Read<>(false, null);
     }
     if (readFailure instanceof RuntimeException e) {
       throw e;
@@ -303,7 +309,7 @@ public final class CheckpointStore {
               + Failures.hint((IOException) readFailure),
           readFailure);
     }
-    return Optional.ofNullable(value);
+    return new Read<>(true, value);
   }
 
   private static void closeQuietly(Object value) {

@@ -72,11 +72,12 @@ public final class TensorFile {
           out.write(encodeWithDjl(e.getKey(), array));
           continue;
         }
-        NDArray host =
-            array.getDevice().equals(Device.cpu()) ? array : array.toDevice(Device.cpu(), true);
-        try {
+        // Copies the engine makes on the way (to the CPU, to contiguous memory) land in a scratch
+        // manager and are freed after the write; the array returns to its own manager.
+        try (NDManager scratch = array.getManager().newSubManager()) {
+          array.tempAttach(scratch);
           // A view of the tensor's memory where the engine allows it (PyTorch on CPU), else a copy.
-          ByteBuffer data = host.toByteBuffer(true);
+          ByteBuffer data = array.toByteBuffer(true);
           out.writeUTF(NdListReader.MAGIC);
           out.writeInt(NdListReader.VERSION);
           out.write(1);
@@ -89,10 +90,6 @@ public final class TensorFile {
           writeFully(channel, ByteBuffer.wrap(header.toByteArray()));
           header.reset();
           writeFully(channel, data);
-        } finally {
-          if (host != array) {
-            host.close();
-          }
         }
       }
       writeFully(channel, ByteBuffer.wrap(header.toByteArray()));

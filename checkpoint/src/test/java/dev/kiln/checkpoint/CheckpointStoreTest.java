@@ -5,6 +5,8 @@ import static dev.kiln.checkpoint.TestCheckpoints.bytes;
 import static dev.kiln.checkpoint.TestCheckpoints.bytesWriter;
 import static dev.kiln.checkpoint.TestCheckpoints.entries;
 import static dev.kiln.checkpoint.TestCheckpoints.flipByte;
+import static dev.kiln.checkpoint.TestCheckpoints.randomBytes;
+import static dev.kiln.checkpoint.TestCheckpoints.randomWriter;
 import static dev.kiln.checkpoint.TestCheckpoints.steps;
 import static dev.kiln.checkpoint.TestCheckpoints.truncate;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -15,6 +17,7 @@ import dev.kiln.checkpoint.internal.Sha256;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -385,6 +388,148 @@ class CheckpointStoreTest {
     assertThat(store.list()).containsExactly(saved[1]);
     assertThatThrownBy(() -> store.verify(saved[0].directory()))
         .hasMessageContaining("manifest.json: manifest is missing");
+  }
+
+  // ---------------------------------------------------------------- part digests
+
+  private static final int MIB = 1 << 20;
+
+  private Checkpoint[] saveTwoLarge(CheckpointStore store) {
+    Checkpoint older = store.save(CheckpointRequest.of(1, 10), randomWriter(3 * MIB, 1));
+    Checkpoint newer = store.save(CheckpointRequest.of(2, 20), randomWriter(3 * MIB, 2));
+    return new Checkpoint[] {older, newer};
+  }
+
+  private static String sha256(byte[] data, int from, int to) {
+    return Sha256.of(Arrays.copyOfRange(data, from, to));
+  }
+
+  @Test
+  void fileOverOneMebibyteIsSavedWithTheDigestOfEachMebibyte() throws IOException {
+    CheckpointStore store = store();
+    byte[] data = randomBytes(3 * MIB + 100, 3);
+
+    Checkpoint saved =
+        store.save(CheckpointRequest.of(0, 1), d -> Files.write(d.resolve("model.bin"), data));
+
+    CheckpointFile model = saved.files().get("model.bin");
+    assertThat(model.size()).isEqualTo(3 * MIB + 100);
+    assertThat(model.sha256()).isEqualTo(Sha256.of(data));
+    assertThat(model.partSize()).isEqualTo(MIB);
+    assertThat(model.partSha256())
+        .containsExactly(
+            sha256(data, 0, MIB),
+            sha256(data, MIB, 2 * MIB),
+            sha256(data, 2 * MIB, 3 * MIB),
+            sha256(data, 3 * MIB, 3 * MIB + 100));
+    assertThat(store.latestValid().orElseThrow().files().get("model.bin")).isEqualTo(model);
+  }
+
+  @Test
+  void smallFilesAreSavedWithoutPartDigests() {
+    Checkpoint saved = store().save(CheckpointRequest.of(0, 1), bytesWriter(MIB, 1));
+
+    assertThat(saved.files().get("model.bin").partSize()).isZero();
+    assertThat(saved.files().get("model.bin").partSha256()).isEmpty();
+    assertThat(saved.files().get("state.json").partSha256()).isEmpty();
+  }
+
+  @Test
+  void flippedByteInTheSecondMebibyteFallsBackAndNamesPartTwoAndItsByteRange() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwoLarge(store);
+    Path model = saved[1].file("model.bin");
+    flipByte(model, MIB + MIB / 2);
+    byte[] damaged = Files.readAllBytes(model);
+
+    Optional<Checkpoint> latest = store.latestValid();
+
+    assertThat(latest).contains(saved[0]);
+    assertThat(store.problems())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.kind()).isEqualTo(Kind.CHECKSUM_MISMATCH);
+              assertThat(p.file()).isEqualTo("model.bin");
+              assertThat(p.checkpoint()).isEqualTo(saved[1].directory());
+              assertThat(p.detail())
+                  .isEqualTo(
+                      "SHA-256 of bytes 1048576-2097151 (part 2) is "
+                          + sha256(damaged, MIB, 2 * MIB)
+                          + " but the manifest says "
+                          + saved[1].files().get("model.bin").partSha256().get(1)
+                          + " (contents changed on disk)");
+            });
+  }
+
+  @Test
+  void verifyNamesEveryDamagedPartInPartOrder() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwoLarge(store);
+    flipByte(saved[1].file("model.bin"), 3 * MIB - 1);
+    flipByte(saved[1].file("model.bin"), 0);
+
+    assertThatThrownBy(() -> store.verify(saved[1].directory()))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("model.bin: SHA-256 of bytes 0-1048575 (part 1) is ")
+        .hasMessageContaining("model.bin: SHA-256 of bytes 2097152-3145727 (part 3) is ")
+        .satisfies(e -> assertThat(((CheckpointException) e).problems()).hasSize(2));
+    assertThat(store.problems())
+        .extracting(CheckpointProblem::detail)
+        .satisfiesExactly(
+            d -> assertThat(d).startsWith("SHA-256 of bytes 0-1048575 (part 1) is "),
+            d -> assertThat(d).startsWith("SHA-256 of bytes 2097152-3145727 (part 3) is "));
+  }
+
+  @Test
+  void damagedPartAndSmallFileAreBothReported() throws IOException {
+    CheckpointStore store = store();
+    Checkpoint[] saved = saveTwoLarge(store);
+    flipByte(saved[1].file("model.bin"), 2 * MIB);
+    flipByte(saved[1].file("state.json"), 1);
+
+    assertThat(store.latestValid()).contains(saved[0]);
+    assertThat(store.problems())
+        .extracting(CheckpointProblem::file, CheckpointProblem::kind)
+        .containsExactlyInAnyOrder(
+            org.assertj.core.groups.Tuple.tuple("model.bin", Kind.CHECKSUM_MISMATCH),
+            org.assertj.core.groups.Tuple.tuple("state.json", Kind.CHECKSUM_MISMATCH));
+    assertThat(store.problems())
+        .filteredOn(p -> p.file().equals("model.bin"))
+        .singleElement()
+        .extracting(CheckpointProblem::detail)
+        .asString()
+        .startsWith("SHA-256 of bytes 2097152-3145727 (part 3) is ");
+  }
+
+  @Test
+  void threadsForSavingAndVerifyingComeFromTheThreadFactoryAndAreFinishedOnReturn() {
+    RecordingThreadFactory threads = new RecordingThreadFactory();
+    CheckpointStore store = CheckpointStore.builder(dir).threadFactory(threads).build();
+
+    store.save(CheckpointRequest.of(0, 1), randomWriter(3 * MIB, 4));
+
+    assertThat(threads.created()).isNotEmpty();
+    assertThat(threads.created()).noneMatch(Thread::isAlive);
+
+    threads.reset();
+    assertThat(store.latestValid()).isPresent();
+
+    if (Runtime.getRuntime().availableProcessors() > 1) {
+      assertThat(threads.created()).isNotEmpty();
+    }
+    assertThat(threads.created()).noneMatch(Thread::isAlive);
+  }
+
+  @Test
+  void toBuilderKeepsTheThreadFactory() {
+    RecordingThreadFactory threads = new RecordingThreadFactory();
+    CheckpointStore copy =
+        CheckpointStore.builder(dir).threadFactory(threads).build().toBuilder().build();
+
+    copy.save(CheckpointRequest.of(0, 1), bytesWriter(10, 1));
+
+    assertThat(threads.created()).isNotEmpty();
   }
 
   // ------------------------------------------------------------------------------------------- bad

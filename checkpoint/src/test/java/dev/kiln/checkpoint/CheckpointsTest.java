@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -92,5 +93,36 @@ class CheckpointsTest {
         .isInstanceOf(CheckpointException.class)
         .hasMessageContaining("has no tensors.ndlist")
         .hasMessageContaining("read it with CheckpointStore");
+  }
+
+  @Test
+  void loadLatestClosesTheTensorsItReadFromADamagedCheckpoint() throws IOException {
+    Checkpoints.save(dir, 1, 100, Map.of("x", manager.ones(new Shape(400_000))), Map.of());
+    Checkpoint newer =
+        Checkpoints.save(dir, 2, 200, Map.of("x", manager.zeros(new Shape(400_000))), Map.of());
+    Path tensors = newer.file(Checkpoints.TENSORS_FILE);
+    assertThat(newer.files().get(Checkpoints.TENSORS_FILE).partSha256()).hasSize(2);
+    flipByte(tensors, Files.size(tensors) - 10); // tensor data in the second part
+    NDManager loads = manager.newSubManager();
+
+    LoadedCheckpoint loaded = Checkpoints.loadLatest(dir, loads).orElseThrow();
+
+    assertThat(loaded.checkpoint().step()).isEqualTo(100);
+    assertThat(loads.getManagedArrays()).containsExactly(loaded.tensors().get("x"));
+    assertThat(loaded.tensors().get("x").isReleased()).isFalse();
+    assertThat(loaded.tensors().get("x").toFloatArray()).containsOnly(1f);
+  }
+
+  @Test
+  void closingALoadedCheckpointReleasesItsTensors() {
+    Checkpoints.save(
+        dir,
+        Map.of("a", manager.ones(new Shape(3)), "b", manager.create(new long[] {1L, 2L})),
+        Map.of());
+    LoadedCheckpoint loaded = Checkpoints.loadLatest(dir, manager).orElseThrow();
+
+    loaded.close();
+
+    assertThat(loaded.tensors().values()).hasSize(2).allMatch(NDArray::isReleased);
   }
 }

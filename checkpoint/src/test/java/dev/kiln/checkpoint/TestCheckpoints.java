@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -28,6 +29,23 @@ final class TestCheckpoints {
       Files.write(dir.resolve("model.bin"), bytes(size, seed));
       Files.writeString(dir.resolve("state.json"), "{\"seed\":" + seed + "}");
     };
+  }
+
+  /**
+   * A writer producing {@code model.bin} ({@code size} random bytes from {@code seed}, so each part
+   * of a large file has its own digest) and {@code state.json}.
+   */
+  static CheckpointWriter randomWriter(int size, long seed) {
+    return dir -> {
+      Files.write(dir.resolve("model.bin"), randomBytes(size, seed));
+      Files.writeString(dir.resolve("state.json"), "{\"seed\":" + seed + "}");
+    };
+  }
+
+  static byte[] randomBytes(int size, long seed) {
+    byte[] data = new byte[size];
+    new Random(seed).nextBytes(data);
+    return data;
   }
 
   static byte[] bytes(int size, int seed) {

@@ -50,7 +50,7 @@ public final class FileHashes {
     if (size <= MIN_PART_SIZE) {
       return 0;
     }
-    long target = (size + MAX_PARTS - 1) / MAX_PARTS;
+    long target = (size - 1) / MAX_PARTS + 1; // rounds up without overflow
     long part = Long.highestOneBit(target);
     if (part < target) {
       part <<= 1;
@@ -60,7 +60,7 @@ public final class FileHashes {
 
   /** Number of parts of a file of {@code size} bytes split into {@code partSize} pieces. */
   public static int partCount(long size, long partSize) {
-    return partSize == 0 ? 0 : Math.toIntExact((size + partSize - 1) / partSize);
+    return partSize == 0 || size == 0 ? 0 : Math.toIntExact((size - 1) / partSize + 1);
   }
 
   /**
