@@ -137,12 +137,25 @@ public final class CheckpointStore {
     Path target = directory.resolve(name.toString());
     Progress progress = new Progress();
     Manifest manifest;
+    Syncer syncer = null;
     try {
       progress.at("creating", temp);
       fileOps.createDirectory(temp);
       progress.at("writing", temp);
       writer.write(temp);
-      Map<String, CheckpointFile> files = syncAndHash(temp, progress);
+      progress.at("listing", temp);
+      List<Path> files = new ArrayList<>();
+      List<Path> dirs = new ArrayList<>();
+      collect(temp, files, dirs);
+      // The data files sync on a helper thread while this one hashes them and writes and syncs the
+      // manifest and the directories: nothing counts until the rename, which waits for all of it.
+      syncer = new Syncer(files);
+      Map<String, Path> byName = new LinkedHashMap<>();
+      for (Path file : files) {
+        byName.put(relativeName(temp, file), file);
+      }
+      progress.at("reading", temp);
+      Map<String, CheckpointFile> described = FileHashes.describe(byName, threadFactory);
       manifest =
           new Manifest(
               Manifest.FORMAT_VERSION,
@@ -152,20 +165,31 @@ public final class CheckpointStore {
               versions,
               request.metrics(),
               request.metadata(),
-              files);
+              described);
       Path manifestFile = temp.resolve(Manifest.FILE_NAME);
       progress.at("writing", manifestFile);
       fileOps.writeDurably(manifestFile, manifest.toJson());
+      for (Path dir : dirs) {
+        progress.at("syncing", dir);
+        fileOps.fsyncDirectory(dir);
+      }
       progress.at("syncing", temp);
       fileOps.fsyncDirectory(temp);
+      syncer.await(progress);
       progress.at("renaming into place", target);
       fileOps.atomicMove(temp, target);
       progress.committed = true;
       progress.at("syncing", directory);
       fileOps.fsyncDirectory(directory);
     } catch (IOException | RuntimeException e) {
+      if (syncer != null) {
+        syncer.cancel();
+      }
       throw saveFailed(name, temp, progress, e);
     } catch (Error e) {
+      if (syncer != null) {
+        syncer.cancel();
+      }
       if (!progress.committed) {
         deleteQuietly(temp, e);
       }
@@ -399,65 +423,47 @@ public final class CheckpointStore {
     return candidate;
   }
 
-  /**
-   * Syncs every file the writer produced and hashes it. The syncs (device-bound) run on one helper
-   * thread while others hash (CPU-bound, from the page cache), so a save costs about the larger of
-   * the two.
-   */
-  private Map<String, CheckpointFile> syncAndHash(Path temp, Progress progress) throws IOException {
-    progress.at("listing", temp);
-    List<Path> files = new ArrayList<>();
-    List<Path> dirs = new ArrayList<>();
-    collect(temp, files, dirs);
-    IOException[] syncFailure = new IOException[1];
-    Path[] syncFailurePath = new Path[1];
-    boolean[] cancelled = new boolean[1];
-    Thread syncer =
-        threadFactory.newThread(
-            () -> {
-              for (Path file : files) {
-                synchronized (cancelled) {
-                  if (cancelled[0]) {
+  /** Forces files to the device, one after another, on a thread of the store's factory. */
+  private final class Syncer {
+    private final Thread thread;
+    private volatile boolean cancelled;
+    private IOException failure;
+    private Path failedFile;
+
+    Syncer(List<Path> files) {
+      thread =
+          threadFactory.newThread(
+              () -> {
+                for (Path file : files) {
+                  if (cancelled) {
+                    return;
+                  }
+                  try {
+                    fileOps.fsyncFile(file);
+                  } catch (IOException | RuntimeException e) {
+                    failure = e instanceof IOException io ? io : new IOException(e);
+                    failedFile = file;
                     return;
                   }
                 }
-                try {
-                  fileOps.fsyncFile(file);
-                } catch (IOException | RuntimeException e) {
-                  syncFailure[0] = e instanceof IOException io ? io : new IOException(e);
-                  syncFailurePath[0] = file;
-                  return;
-                }
-              }
-            });
-    syncer.start();
-    Map<String, CheckpointFile> result;
-    boolean hashed = false;
-    try {
-      Map<String, Path> byName = new LinkedHashMap<>();
-      for (Path file : files) {
-        byName.put(relativeName(temp, file), file);
+              });
+      thread.start();
+    }
+
+    /** Waits for every sync; throws the first failure. */
+    void await(Progress progress) throws IOException {
+      joinUninterruptibly(thread);
+      if (failure != null) {
+        progress.at("syncing", failedFile);
+        throw failure;
       }
-      progress.at("reading", temp);
-      result = FileHashes.describe(byName, threadFactory);
-      hashed = true;
-    } finally {
-      if (!hashed) {
-        synchronized (cancelled) {
-          cancelled[0] = true;
-        }
-      }
-      joinUninterruptibly(syncer);
     }
-    if (syncFailure[0] != null) {
-      progress.at("syncing", syncFailurePath[0]);
-      throw syncFailure[0];
+
+    /** Stops after the sync in progress and waits for it, so the files can be deleted. */
+    void cancel() {
+      cancelled = true;
+      joinUninterruptibly(thread);
     }
-    for (Path dir : dirs) {
-      progress.at("syncing", dir);
-      fileOps.fsyncDirectory(dir);
-    }
-    return result;
   }
 
   private void collect(Path temp, List<Path> files, List<Path> dirs) throws IOException {

@@ -16,6 +16,7 @@ final class RecordingFileOps implements FileOps {
   private final FileOps delegate = FileOps.system();
   private final List<String> calls = new ArrayList<>();
   private int failAtCall = -1;
+  private String failOnCall;
   private IOException failure;
 
   /**
@@ -23,6 +24,16 @@ final class RecordingFileOps implements FileOps {
    */
   RecordingFileOps failAt(int index, IOException failure) {
     this.failAtCall = index;
+    this.failure = failure;
+    return this;
+  }
+
+  /**
+   * Makes the first call recorded as {@code call} (e.g. {@code "write manifest.json"}) throw {@code
+   * failure} once; unlike {@link #failAt}, independent of how the store's threads interleave.
+   */
+  RecordingFileOps failOn(String call, IOException failure) {
+    this.failOnCall = call;
     this.failure = failure;
     return this;
   }
@@ -38,7 +49,8 @@ final class RecordingFileOps implements FileOps {
   private synchronized void record(String op, Path path) throws IOException {
     int index = calls.size();
     calls.add(op + " " + path.getFileName());
-    if (index == failAtCall) {
+    if (index == failAtCall || calls.get(index).equals(failOnCall)) {
+      failOnCall = null;
       throw failure;
     }
   }
