@@ -38,6 +38,8 @@ import java.util.Random;
  *       cores while the tensors are read; raw = read the same bytes into {@code byte[]}s. Both from
  *       the page cache. Also printed: {@code latestValid()} then {@code TensorFile.read} into new
  *       arrays (verify first, then read; new tensor memory pays its page faults).
+ *   <li>cold load (when {@code /proc/sys/vm/drop_caches} is writable, i.e. as root on Linux): both
+ *       loads again after evicting the page cache, as on a new machine after a preemption.
  * </ul>
  *
  * Runs alternate Kiln and raw; the median and the best of each are printed (the best is steadier on
@@ -115,6 +117,9 @@ public final class CheckpointBenchmark {
     double[] kilnLoad = new double[reps];
     double[] rawLoad = new double[reps];
     double[] freshLoad = new double[reps];
+    double[] kilnCold = new double[reps];
+    double[] rawCold = new double[reps];
+    boolean cold = canDropCaches();
     // One untimed round of each to load classes and JIT the paths.
     saveKiln(store, 0, tensors);
     saveRaw(rawDir.resolve("warmup.bin"), raw);
@@ -133,6 +138,17 @@ public final class CheckpointBenchmark {
       long t4 = System.nanoTime();
       loadFresh(store, manager);
       freshLoad[i] = (System.nanoTime() - t4) / 1e9;
+      if (cold) {
+        // As after a restart on a new machine: nothing of the state is in the page cache.
+        dropCaches();
+        long c0 = System.nanoTime();
+        loadKiln(store, tensors);
+        kilnCold[i] = (System.nanoTime() - c0) / 1e9;
+        dropCaches();
+        long c1 = System.nanoTime();
+        loadRaw(rawFile, raw);
+        rawCold[i] = (System.nanoTime() - c1) / 1e9;
+      }
       rawSave[i] = (t1 - t0) / 1e9;
       kilnSave[i] = (t2 - t1) / 1e9;
       kilnLoad[i] = (t3 - t2) / 1e9;
@@ -168,6 +184,16 @@ public final class CheckpointBenchmark {
     System.out.printf(
         "%-22s %10s | verify, then read into new arrays: %.3f s median (%.0f%% of raw)%n",
         "", "", median(freshLoad), 100 * rl / median(freshLoad));
+    if (cold) {
+      System.out.printf(
+          "%-22s %10s | cold page cache: kiln load %.3f s, raw load %.3f s, %.0f%% (median)%n",
+          "", "", median(kilnCold), median(rawCold), 100 * median(rawCold) / median(kilnCold));
+    } else {
+      System.out.printf(
+          "%-22s %10s | cold page cache: not measured (/proc/sys/vm/drop_caches not writable;"
+              + " run as root on Linux)%n",
+          "", "");
+    }
     System.out.printf(
         "%-22s %10s | save runs kiln %s raw %s%n",
         "", "", Arrays.toString(round(kilnSave)), Arrays.toString(round(rawSave)));
@@ -230,6 +256,22 @@ public final class CheckpointBenchmark {
         }
       }
     }
+  }
+
+  private static final Path DROP_CACHES = Path.of("/proc/sys/vm/drop_caches");
+
+  private static boolean canDropCaches() {
+    try {
+      dropCaches();
+      return true;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  /** Evicts clean pages from the page cache (both sides' files are fsynced, hence clean). */
+  private static void dropCaches() throws IOException {
+    Files.writeString(DROP_CACHES, "1");
   }
 
   private static double median(double[] values) {
