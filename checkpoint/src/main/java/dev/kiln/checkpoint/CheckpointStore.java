@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
@@ -69,6 +70,7 @@ public final class CheckpointStore {
   private final Map<String, String> versions;
   private final FileOps fileOps;
   private final ThreadFactory threadFactory;
+  private final Executor deleter;
   private volatile List<CheckpointProblem> problems = List.of();
 
   private CheckpointStore(Builder builder) {
@@ -78,6 +80,8 @@ public final class CheckpointStore {
     this.versions = Collections.unmodifiableMap(new LinkedHashMap<>(builder.versions));
     this.fileOps = builder.fileOps;
     this.threadFactory = builder.threadFactory;
+    this.deleter =
+        builder.deleter != null ? builder.deleter : task -> threadFactory.newThread(task).start();
   }
 
   /**
@@ -98,6 +102,7 @@ public final class CheckpointStore {
     builder.versions.putAll(versions);
     builder.fileOps = fileOps;
     builder.threadFactory = threadFactory;
+    builder.deleter = deleter;
     return builder;
   }
 
@@ -636,8 +641,8 @@ public final class CheckpointStore {
     }
     Set<CheckpointName> keep = RetentionPlan.keep(entries, retention, justSaved);
     // No directory fsync afterwards: if a prune is lost in a power failure the old checkpoint (or
-    // its
-    // .tmp-prune directory, cleaned on open) simply reappears.
+    // its .tmp-prune directory, cleaned on open) simply reappears.
+    List<Path> trashed = new ArrayList<>();
     for (CheckpointName name : names) {
       if (keep.contains(name)) {
         continue;
@@ -649,7 +654,7 @@ public final class CheckpointStore {
           directory.resolve(CheckpointName.TEMP_PREFIX + "prune-" + name + "-" + randomSuffix());
       try {
         fileOps.atomicMove(victim, trash);
-        fileOps.deleteRecursively(trash);
+        trashed.add(trash);
         log.debug("Pruned checkpoint {}", victim);
       } catch (IOException | RuntimeException e) {
         log.warn(
@@ -657,6 +662,28 @@ public final class CheckpointStore {
             victim,
             Failures.cause(e));
       }
+    }
+    if (trashed.isEmpty()) {
+      return;
+    }
+    // Deleting gigabytes takes a while (and longer with online discard); the save need not wait.
+    Runnable delete = () -> trashed.forEach(this::deleteTrash);
+    try {
+      deleter.execute(delete);
+    } catch (RuntimeException e) {
+      delete.run();
+    }
+  }
+
+  private void deleteTrash(Path trash) {
+    try {
+      fileOps.deleteRecursively(trash);
+    } catch (IOException | RuntimeException e) {
+      log.warn(
+          "Could not delete pruned checkpoint {} ({}); it is deleted when this directory is next"
+              + " opened by another process",
+          trash,
+          Failures.cause(e));
     }
   }
 
@@ -845,6 +872,7 @@ public final class CheckpointStore {
     private final Map<String, String> versions = new LinkedHashMap<>();
     private FileOps fileOps = FileOps.system();
     private ThreadFactory threadFactory = DEFAULT_THREADS;
+    private Executor deleter;
 
     private Builder(Path directory) {
       this.directory =
@@ -885,12 +913,18 @@ public final class CheckpointStore {
     }
 
     /**
-     * Makes the threads that sync files and compute SHA-256 digests during a save and a check (up
-     * to one per core, each living for one call); default: daemon threads named {@code
+     * Makes the threads that sync files, compute SHA-256 digests (up to one per core, each living
+     * for one call) and delete pruned checkpoints; default: daemon threads named {@code
      * kiln-checkpoint-N}.
      */
     public Builder threadFactory(ThreadFactory threadFactory) {
       this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory == null");
+      return this;
+    }
+
+    // VisibleForTesting: runs the deletion of pruned checkpoints; default a new thread per prune
+    Builder deleter(Executor deleter) {
+      this.deleter = Objects.requireNonNull(deleter, "deleter == null");
       return this;
     }
 

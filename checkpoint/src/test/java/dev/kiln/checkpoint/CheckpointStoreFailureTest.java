@@ -26,7 +26,12 @@ class CheckpointStoreFailureTest {
   private final RecordingFileOps fileOps = new RecordingFileOps();
 
   private CheckpointStore store(Retention retention) {
-    return CheckpointStore.builder(dir).clock(CLOCK).retention(retention).fileOps(fileOps).build();
+    return CheckpointStore.builder(dir)
+        .clock(CLOCK)
+        .retention(retention)
+        .fileOps(fileOps)
+        .deleter(Runnable::run)
+        .build();
   }
 
   /** Writes half of a 1 MiB file, then fails the way a full disk does. */
@@ -85,7 +90,11 @@ class CheckpointStoreFailureTest {
     Path scratch = Files.createTempDirectory(dir.getParent(), "scratch");
     RecordingFileOps recording = new RecordingFileOps();
     CheckpointStore scratchStore =
-        CheckpointStore.builder(scratch).retention(retention).fileOps(recording).build();
+        CheckpointStore.builder(scratch)
+            .retention(retention)
+            .fileOps(recording)
+            .deleter(Runnable::run)
+            .build();
     scratchStore.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
     recording.clear();
     scratchStore.save(CheckpointRequest.of(0, 2), bytesWriter(2048, 2));
@@ -140,6 +149,7 @@ class CheckpointStoreFailureTest {
       CheckpointStore store =
           CheckpointStore.builder(runDir)
               .fileOps(ops)
+              .deleter(Runnable::run)
               .retention(Retention.builder().keepLast(1).build())
               .build();
       Checkpoint first = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));

@@ -17,6 +17,7 @@ import dev.kiln.checkpoint.internal.Sha256;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -34,6 +35,48 @@ class CheckpointStoreTest {
         .versions(Map.of("kiln", "0.1.0", "engine", "PyTorch 2.7.1"))
         .retention(Retention.builder().keepLast(10).build())
         .build();
+  }
+
+  @Test
+  void prunedCheckpointIsRenamedAwayDuringSaveAndDeletedOnTheDeleterAfterwards()
+      throws IOException {
+    List<Runnable> deletions = new ArrayList<>();
+    CheckpointStore store =
+        CheckpointStore.builder(dir)
+            .clock(CLOCK)
+            .retention(Retention.builder().keepLast(1).build())
+            .deleter(deletions::add)
+            .build();
+    store.save(CheckpointRequest.of(0, 1), bytesWriter(1000, 1));
+
+    store.save(CheckpointRequest.of(0, 2), bytesWriter(1000, 2));
+
+    assertThat(steps(store)).containsExactly(2L);
+    assertThat(entries(dir))
+        .hasSize(2)
+        .contains("ckpt-000000000002-e0000")
+        .anyMatch(n -> n.startsWith(".tmp-prune-ckpt-000000000001-e0000-"));
+    assertThat(deletions).hasSize(1);
+    deletions.get(0).run();
+    assertThat(entries(dir)).containsExactly("ckpt-000000000002-e0000");
+  }
+
+  @Test
+  void aDeleterThatRefusesWorkMakesTheSaveDeleteThePrunedCheckpointItself() throws IOException {
+    CheckpointStore store =
+        CheckpointStore.builder(dir)
+            .clock(CLOCK)
+            .retention(Retention.builder().keepLast(1).build())
+            .deleter(
+                task -> {
+                  throw new java.util.concurrent.RejectedExecutionException("no threads left");
+                })
+            .build();
+    store.save(CheckpointRequest.of(0, 1), bytesWriter(1000, 1));
+
+    store.save(CheckpointRequest.of(0, 2), bytesWriter(1000, 2));
+
+    assertThat(entries(dir)).containsExactly("ckpt-000000000002-e0000");
   }
 
   @Test
