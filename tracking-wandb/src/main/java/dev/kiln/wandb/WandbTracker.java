@@ -74,7 +74,7 @@ public final class WandbTracker implements ExperimentTracker {
   private Instant startTime;
   private Path runDirectory;
   private long lastSyncNanos;
-  private boolean ended;
+  private volatile boolean ended;
   private boolean closed;
 
   private WandbTracker(Builder b) {
@@ -217,7 +217,7 @@ public final class WandbTracker implements ExperimentTracker {
         () -> {
           try {
             Map<String, Object> values = sampler.sample();
-            if (values.isEmpty()) {
+            if (values.isEmpty() || ended) {
               return;
             }
             Instant now = clock.instant();
@@ -361,6 +361,8 @@ public final class WandbTracker implements ExperimentTracker {
       return;
     }
     ended = true;
+    // No system-metrics sample may land after the exit record: the final post is "complete".
+    stopStats();
     writeQueued();
     throwWriteFailure();
     ObjectNode rec = Json.MAPPER.createObjectNode();
@@ -387,9 +389,7 @@ public final class WandbTracker implements ExperimentTracker {
     }
     closed = true;
     try {
-      if (stats != null) {
-        stats.shutdownNow();
-      }
+      stopStats();
       if (writer != null) {
         writer.shutdown();
         writer.awaitTermination(10, TimeUnit.SECONDS);
@@ -420,6 +420,21 @@ public final class WandbTracker implements ExperimentTracker {
         httpClient.dispatcher().executorService().shutdown();
         httpClient.connectionPool().evictAll();
       }
+    }
+  }
+
+  /** Stops sampling and waits for a sample in progress to be appended or dropped. */
+  private void stopStats() {
+    if (stats == null) {
+      return;
+    }
+    stats.shutdownNow();
+    try {
+      if (!stats.awaitTermination(5, TimeUnit.SECONDS)) {
+        log.debug("A system-metrics sample did not stop within 5 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
