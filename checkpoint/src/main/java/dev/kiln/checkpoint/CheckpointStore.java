@@ -292,13 +292,15 @@ public final class CheckpointStore {
   private <T> Read<T> readWhileVerifying(
       Unverified unverified, CheckpointReader<T> reader, List<CheckpointProblem> found) {
     List<CheckpointProblem> hashProblems = Collections.synchronizedList(new ArrayList<>());
-    RuntimeException[] verifierFailure = new RuntimeException[1];
+    Throwable[] verifierFailure = new Throwable[1];
+    boolean[] verified = new boolean[1];
     Thread verifier =
         threadFactory.newThread(
             () -> {
               try {
                 checkContents(unverified, hashProblems);
-              } catch (RuntimeException e) {
+                verified[0] = true;
+              } catch (Throwable e) {
                 verifierFailure[0] = e;
               }
             });
@@ -312,9 +314,21 @@ public final class CheckpointStore {
     } finally {
       joinUninterruptibly(verifier);
     }
-    if (verifierFailure[0] != null) {
+    if (verifierFailure[0] != null || !verified[0]) {
+      // The checksums were not checked: never hand out what was read.
       closeQuietly(value);
-      throw verifierFailure[0];
+      if (verifierFailure[0] instanceof Error error) {
+        throw error;
+      }
+      throw new CheckpointException(
+          "Could not verify checkpoint "
+              + unverified.checkpoint().directory()
+              + ": "
+              + (verifierFailure[0] != null
+                  ? Failures.cause(verifierFailure[0])
+                  : "the verifying thread did not run")
+              + " — see the cause, and check the store's threadFactory",
+          verifierFailure[0]);
     }
     if (!hashProblems.isEmpty()) {
       found.addAll(hashProblems);
@@ -432,8 +446,9 @@ public final class CheckpointStore {
   private final class Syncer {
     private final Thread thread;
     private volatile boolean cancelled;
-    private IOException failure;
-    private Path failedFile;
+    private volatile boolean finished;
+    private volatile Throwable failure;
+    private volatile Path failedFile;
 
     Syncer(List<Path> files) {
       thread =
@@ -445,12 +460,13 @@ public final class CheckpointStore {
                   }
                   try {
                     fileOps.fsyncFile(file);
-                  } catch (IOException | RuntimeException e) {
-                    failure = e instanceof IOException io ? io : new IOException(e);
+                  } catch (Throwable e) {
+                    failure = e;
                     failedFile = file;
                     return;
                   }
                 }
+                finished = true;
               });
       thread.start();
     }
@@ -460,7 +476,17 @@ public final class CheckpointStore {
       joinUninterruptibly(thread);
       if (failure != null) {
         progress.at("syncing", failedFile);
-        throw failure;
+        if (failure instanceof IOException io) {
+          throw io;
+        }
+        if (failure instanceof Error error) {
+          throw error;
+        }
+        throw new IOException(failure);
+      }
+      if (!finished) {
+        // Only a cancel stops it early; never commit files that may not be on the device.
+        throw new IllegalStateException("the sync thread stopped before syncing every file");
       }
     }
 

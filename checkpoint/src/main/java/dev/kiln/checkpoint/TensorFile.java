@@ -218,6 +218,14 @@ public final class TensorFile {
       }
       Map<String, Shape> actual = new LinkedHashMap<>();
       for (NdListReader.Header h : headers) {
+        if (h.strings() != null) {
+          throw new CheckpointException(
+              "Tensor file "
+                  + file
+                  + " holds strings in '"
+                  + h.name()
+                  + "'; readInto copies numbers only — read it with TensorFile.read");
+        }
         if (h.name() == null || actual.put(h.name(), h.shape()) != null) {
           throw new CheckpointException(
               "Tensor file "

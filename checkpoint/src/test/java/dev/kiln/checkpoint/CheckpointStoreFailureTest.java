@@ -8,6 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import dev.kiln.checkpoint.internal.FileOps;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.FileSystemException;
@@ -108,6 +109,57 @@ class CheckpointStoreFailureTest {
       }
     }
     throw new AssertionError(prefix + " not in " + calls);
+  }
+
+  @Test
+  void anErrorWhileSyncingDataFilesFailsTheSaveInsteadOfCommittingUnsyncedFiles()
+      throws IOException {
+    CheckpointStore store = store(Retention.defaults());
+    Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+    FileOps system = FileOps.system();
+    FileOps failingSync =
+        new FileOps() {
+          @Override
+          public void createDirectory(Path d) throws IOException {
+            system.createDirectory(d);
+          }
+
+          @Override
+          public java.io.OutputStream newOutputStream(Path f) throws IOException {
+            return system.newOutputStream(f);
+          }
+
+          @Override
+          public void writeDurably(Path f, byte[] b) throws IOException {
+            system.writeDurably(f, b);
+          }
+
+          @Override
+          public void fsyncFile(Path f) {
+            throw new OutOfMemoryError("simulated");
+          }
+
+          @Override
+          public void fsyncDirectory(Path d) throws IOException {
+            system.fsyncDirectory(d);
+          }
+
+          @Override
+          public void atomicMove(Path from, Path to) throws IOException {
+            system.atomicMove(from, to);
+          }
+
+          @Override
+          public void deleteRecursively(Path p) throws IOException {
+            system.deleteRecursively(p);
+          }
+        };
+    CheckpointStore failing = store.toBuilder().fileOps(failingSync).build();
+
+    assertThatThrownBy(() -> failing.save(CheckpointRequest.of(0, 2), bytesWriter(2048, 2)))
+        .isInstanceOf(OutOfMemoryError.class);
+    assertThat(entries(dir)).containsExactly(committed.name());
+    assertThat(store.latestValid()).contains(committed);
   }
 
   @Test

@@ -77,6 +77,29 @@ class CheckpointStoreReaderTest {
   }
 
   @Test
+  void whenTheChecksumsCannotBeCheckedTheReadersResultIsClosedAndTheErrorThrown() {
+    saveTwo(store());
+    RecordingReader reader = new RecordingReader();
+    int[] made = new int[1];
+    // The verifying thread starts; the hashing threads it needs cannot be created.
+    CheckpointStore store =
+        store().toBuilder()
+            .threadFactory(
+                task -> {
+                  if (made[0]++ > 0) {
+                    throw new OutOfMemoryError("unable to create native thread");
+                  }
+                  return new Thread(task);
+                })
+            .build();
+
+    Throwable thrown = catchThrowable(() -> store.latestValid(reader));
+
+    assertThat(thrown).isInstanceOf(OutOfMemoryError.class);
+    assertThat(reader.results).isNotEmpty().allMatch(r -> r.closed == 1);
+  }
+
+  @Test
   void returnsWhatTheReaderReadFromTheNewestCheckpoint() {
     CheckpointStore store = store();
     saveTwo(store);

@@ -317,6 +317,32 @@ class TensorFileTest {
   }
 
   @Test
+  void readIntoFillsAParameterThatRequiresGradientsOnAThreadWithGradModeOn() throws Exception {
+    Path file = dir.resolve("t.ndlist");
+    TensorFile.write(file, Map.of("w", manager.arange(0f, 6f).reshape(2, 3)));
+    NDArray w = manager.zeros(new Shape(2, 3));
+    w.setRequiresGradient(true);
+    Throwable[] failure = new Throwable[1];
+
+    // A fresh thread: PyTorch's grad mode is thread-local and on by default.
+    Thread thread =
+        new Thread(
+            () -> {
+              try {
+                TensorFile.readInto(file, Map.of("w", w));
+              } catch (Throwable t) {
+                failure[0] = t;
+              }
+            });
+    thread.start();
+    thread.join();
+
+    assertThat(failure[0]).isNull();
+    assertThat(w.toFloatArray()).containsExactly(0f, 1f, 2f, 3f, 4f, 5f);
+    assertThat(w.hasGradient()).isTrue();
+  }
+
+  @Test
   void readIntoFillsANonContiguousTargetThroughToTheArrayItViews() throws IOException {
     Path file = dir.resolve("t.ndlist");
     TensorFile.write(file, Map.of("w", manager.arange(0f, 6f).reshape(3, 2)));

@@ -35,10 +35,6 @@ public final class FileHashes {
 
   private static final int MAX_PARTS = 64;
   private static final int CHUNK = 1 << 20;
-  private static final long MAP_WINDOW = 1L << 28;
-
-  /** Windows cannot delete or rename a file while a mapping of it lives (until GC). */
-  private static final boolean MAP_FILES = !System.getProperty("os.name", "").startsWith("Windows");
 
   private FileHashes() {}
 
@@ -164,37 +160,28 @@ public final class FileHashes {
   /** Hex SHA-256 of {@code length} bytes of {@code file} from {@code offset}. */
   static String digest(Path file, long offset, long length) throws IOException {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      return digest(file, channel, offset, length);
+      return digest(file, channel, offset, length, ByteBuffer.allocateDirect(CHUNK));
     }
   }
 
-  private static String digest(Path file, FileChannel channel, long offset, long length)
+  /**
+   * Reads through a direct buffer (no copy into the Java heap; within ~15% of hashing a mapping,
+   * without a mapping's lifetime: an unreleased mapping would keep a pruned checkpoint's disk space
+   * until the next GC).
+   */
+  private static String digest(
+      Path file, FileChannel channel, long offset, long length, ByteBuffer buffer)
       throws IOException {
     MessageDigest digest = newDigest();
-    if (MAP_FILES) {
-      // Hashing the page cache through a mapping skips the copy a read makes; about 25% faster.
-      try {
-        for (long done = 0; done < length; ) {
-          long n = Math.min(MAP_WINDOW, length - done);
-          digest.update(channel.map(FileChannel.MapMode.READ_ONLY, offset + done, n));
-          done += n;
-        }
-      } catch (InternalError e) {
-        // What the JVM throws when a mapped file shrinks under it (SIGBUS).
-        throw new IOException(file + " changed while it was hashed: " + e.getMessage(), e);
+    for (long done = 0; done < length; ) {
+      buffer.clear().limit((int) Math.min(buffer.capacity(), length - done));
+      int n = channel.read(buffer, offset + done);
+      if (n < 0) {
+        throw new IOException(
+            file + " ended at byte " + (offset + done) + " while it was hashed (it shrank)");
       }
-    } else {
-      ByteBuffer buffer = ByteBuffer.allocateDirect((int) Math.min(CHUNK, Math.max(length, 1)));
-      for (long done = 0; done < length; ) {
-        buffer.clear().limit((int) Math.min(buffer.capacity(), length - done));
-        int n = channel.read(buffer, offset + done);
-        if (n < 0) {
-          throw new IOException(
-              file + " ended at byte " + (offset + done) + " while hashing (it shrank)");
-        }
-        digest.update(buffer.flip());
-        done += n;
-      }
+      digest.update(buffer.flip());
+      done += n;
     }
     return HexFormat.of().formatHex(digest.digest());
   }
@@ -203,54 +190,59 @@ public final class FileHashes {
   private record Task(Path file, long offset, long length) {}
 
   /**
-   * Hashes every task, on this thread and up to one more thread per further core; each result is
-   * the hex digest or the {@link IOException} its task threw.
+   * Hashes every task on up to one thread per core from {@code threads}, and never on the calling
+   * thread: an interrupt of the caller would close the shared channels (NIO closes a channel whose
+   * reading thread is interrupted) and make intact files look unreadable. Each result is the hex
+   * digest or the {@link IOException} its task threw, naming the file.
    */
   private static List<Object> runAll(List<Task> tasks, ThreadFactory threads) {
     Object[] results = new Object[tasks.size()];
+    if (tasks.isEmpty()) {
+      return Arrays.asList(results);
+    }
     AtomicInteger next = new AtomicInteger();
     Map<Path, FileChannel> channels = new ConcurrentHashMap<>();
+    Throwable[] crashed = new Throwable[1];
     Runnable worker =
         () -> {
-          for (int i = next.getAndIncrement(); i < tasks.size(); i = next.getAndIncrement()) {
-            Task task = tasks.get(i);
-            try {
-              FileChannel channel =
-                  channels.computeIfAbsent(
-                      task.file(),
-                      f -> {
-                        try {
-                          return FileChannel.open(f, StandardOpenOption.READ);
-                        } catch (IOException e) {
-                          throw new UncheckedIOException(e);
-                        }
-                      });
-              results[i] = digest(task.file(), channel, task.offset(), task.length());
-            } catch (UncheckedIOException e) {
-              results[i] = e.getCause();
-            } catch (IOException e) {
-              results[i] = e;
+          try {
+            ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK);
+            for (int i = next.getAndIncrement(); i < tasks.size(); i = next.getAndIncrement()) {
+              Task task = tasks.get(i);
+              try {
+                FileChannel channel = channels.computeIfAbsent(task.file(), FileHashes::open);
+                results[i] = digest(task.file(), channel, task.offset(), task.length(), buffer);
+              } catch (UncheckedIOException e) {
+                results[i] = named(task.file(), e.getCause());
+              } catch (IOException e) {
+                results[i] = named(task.file(), e);
+              }
+            }
+          } catch (Throwable t) {
+            synchronized (crashed) {
+              if (crashed[0] == null) {
+                crashed[0] = t;
+              }
             }
           }
         };
-    int helpers = Math.min(tasks.size(), Runtime.getRuntime().availableProcessors()) - 1;
+    int n = Math.min(tasks.size(), Runtime.getRuntime().availableProcessors());
     List<Thread> started = new ArrayList<>();
+    boolean interrupted = false;
     try {
-      for (int i = 0; i < helpers; i++) {
+      for (int i = 0; i < n; i++) {
         Thread thread = threads.newThread(worker);
         thread.start();
         started.add(thread);
       }
-      worker.run();
     } finally {
-      boolean interrupted = false;
       for (Thread thread : started) {
         while (true) {
           try {
             thread.join();
             break;
           } catch (InterruptedException e) {
-            interrupted = true; // hashing is bounded work: finish it
+            interrupted = true; // hashing is bounded work: finish it, then restore the flag
           }
         }
       }
@@ -265,12 +257,33 @@ public final class FileHashes {
         Thread.currentThread().interrupt();
       }
     }
+    if (crashed[0] instanceof Error error) {
+      throw error;
+    }
     for (int i = 0; i < results.length; i++) {
       if (results[i] == null) {
-        throw new IllegalStateException("hashing " + tasks.get(i).file() + " failed unexpectedly");
+        throw new IllegalStateException(
+            "hashing " + tasks.get(i).file() + " failed unexpectedly", crashed[0]);
       }
     }
     return Arrays.asList(results);
+  }
+
+  private static FileChannel open(Path file) {
+    try {
+      return FileChannel.open(file, StandardOpenOption.READ);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  /** The failure with the file named, unless the message already names it. */
+  private static IOException named(Path file, IOException e) {
+    String message = e.getMessage();
+    if (message != null && message.contains(file.toString())) {
+      return e;
+    }
+    return new IOException(file + ": " + (message != null ? message : e.toString()), e);
   }
 
   private static MessageDigest newDigest() {

@@ -151,8 +151,11 @@ public final class NdListReader {
       ByteBuffer slice = memory.duplicate().clear().limit(h.length()).slice().order(h.order());
       readFully(channel, slice, h.dataOffset());
       slice.rewind();
-      try (NDArray source = staging.create(slice, h.shape(), h.dataType())) {
-        target.set(new NDIndex("..."), source);
+      // Through a view without autograd: PyTorch refuses in-place writes into a parameter that
+      // requires gradients on a thread where grad mode is on.
+      try (NDArray source = staging.create(slice, h.shape(), h.dataType());
+          NDArray view = target.stopGradient()) {
+        view.set(new NDIndex("..."), source);
       }
     }
     if (stagingArray != null) {
@@ -214,7 +217,12 @@ public final class NdListReader {
     for (int d = 0; d < layoutLength; d++) {
       layout[d] = in.readChar(what + "'s layout");
     }
-    Shape shape = new Shape(dims, new String(layout));
+    Shape shape;
+    try {
+      shape = new Shape(dims, new String(layout));
+    } catch (IllegalArgumentException e) {
+      throw in.malformed(what + " has an invalid layout '" + new String(layout) + "'");
+    }
     if (dataType == DataType.STRING) {
       int count = in.readInt(what + "'s string count");
       if (count < 0 || count > in.remaining()) {
@@ -234,7 +242,16 @@ public final class NdListReader {
               : ByteOrder.LITTLE_ENDIAN;
     }
     int length = in.readInt(what + "'s data length");
-    long expected = shape.size() * dataType.getNumOfBytes();
+    long expected;
+    try {
+      long elements = 1;
+      for (long d : dims) {
+        elements = Math.multiplyExact(elements, d);
+      }
+      expected = Math.multiplyExact(elements, (long) dataType.getNumOfBytes());
+    } catch (ArithmeticException e) {
+      throw in.malformed(what + " has a shape " + shape + " too large to exist");
+    }
     if (length != expected) {
       throw in.malformed(
           what

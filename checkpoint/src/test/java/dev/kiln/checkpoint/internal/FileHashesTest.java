@@ -189,12 +189,30 @@ class FileHashesTest {
     FileHashes.verify(Map.of(described.get("model.bin"), file), threads, new HashMap<>());
 
     int cores = Runtime.getRuntime().availableProcessors();
-    if (cores > 1) {
-      assertThat(threads.created()).isNotEmpty();
-    }
-    // At most one helper per further core, per call.
-    assertThat(threads.created()).hasSizeLessThanOrEqualTo(2 * (cores - 1));
+    // All hashing happens on the factory's threads, at most one per core per call.
+    assertThat(threads.created()).isNotEmpty().hasSizeLessThanOrEqualTo(2 * cores);
     assertThat(threads.created()).noneMatch(Thread::isAlive);
+  }
+
+  @Test
+  void anInterruptedCallerGetsCorrectDigestsAndKeepsItsInterruptFlag() throws IOException {
+    byte[] data = randomBytes(LARGE, 6);
+    Path file = write("model.bin", data);
+    Map<String, CheckpointFile> described = FileHashes.describe(Map.of("model.bin", file), threads);
+    Map<String, IOException> failures = new HashMap<>();
+
+    Thread.currentThread().interrupt();
+    List<FileHashes.Mismatch> mismatches;
+    boolean stillInterrupted;
+    try {
+      mismatches = FileHashes.verify(Map.of(described.get("model.bin"), file), threads, failures);
+    } finally {
+      stillInterrupted = Thread.interrupted();
+    }
+
+    assertThat(stillInterrupted).isTrue();
+    assertThat(failures).isEmpty();
+    assertThat(mismatches).isEmpty();
   }
 
   // ---------------------------------------------------------------- verify
