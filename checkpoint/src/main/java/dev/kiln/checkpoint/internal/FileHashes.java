@@ -15,6 +15,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -34,7 +35,7 @@ public final class FileHashes {
   public static final long MIN_PART_SIZE = 1L << 20;
 
   private static final int MAX_PARTS = 64;
-  private static final int CHUNK = 1 << 20;
+  private static final int CHUNK = 4 << 20;
 
   private FileHashes() {}
 
@@ -157,17 +158,10 @@ public final class FileHashes {
     return mismatches;
   }
 
-  /** Hex SHA-256 of {@code length} bytes of {@code file} from {@code offset}. */
-  static String digest(Path file, long offset, long length) throws IOException {
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-      return digest(file, channel, offset, length, ByteBuffer.allocateDirect(CHUNK));
-    }
-  }
-
   /**
-   * Reads through a direct buffer (no copy into the Java heap; within ~15% of hashing a mapping,
-   * without a mapping's lifetime: an unreleased mapping would keep a pruned checkpoint's disk space
-   * until the next GC).
+   * Hex SHA-256 of {@code length} bytes from {@code offset}, read through a direct buffer (no copy
+   * into the Java heap; within ~15% of hashing a mapping, without a mapping's lifetime: an
+   * unreleased mapping would keep a pruned checkpoint's disk space until the next GC).
    */
   private static String digest(
       Path file, FileChannel channel, long offset, long length, ByteBuffer buffer)
@@ -205,8 +199,8 @@ public final class FileHashes {
     Throwable[] crashed = new Throwable[1];
     Runnable worker =
         () -> {
+          ByteBuffer buffer = takeBuffer();
           try {
-            ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK);
             for (int i = next.getAndIncrement(); i < tasks.size(); i = next.getAndIncrement()) {
               Task task = tasks.get(i);
               try {
@@ -224,6 +218,8 @@ public final class FileHashes {
                 crashed[0] = t;
               }
             }
+          } finally {
+            BUFFERS.offer(buffer);
           }
         };
     int n = Math.min(tasks.size(), Runtime.getRuntime().availableProcessors());
@@ -267,6 +263,18 @@ public final class FileHashes {
       }
     }
     return Arrays.asList(results);
+  }
+
+  /**
+   * Direct read buffers kept between calls: allocating (and first touching) 4 MiB of native memory
+   * per thread per call costs more than hashing a small checkpoint. At most one per core is kept.
+   */
+  private static final ArrayBlockingQueue<ByteBuffer> BUFFERS =
+      new ArrayBlockingQueue<>(Runtime.getRuntime().availableProcessors());
+
+  private static ByteBuffer takeBuffer() {
+    ByteBuffer buffer = BUFFERS.poll();
+    return buffer != null ? buffer : ByteBuffer.allocateDirect(CHUNK);
   }
 
   private static FileChannel open(Path file) {
