@@ -214,31 +214,7 @@ public final class CheckpointStore {
    *     failed
    */
   public synchronized Optional<Checkpoint> latestValid() {
-    List<CheckpointName> names = committedNames();
-    List<CheckpointProblem> found = new ArrayList<>();
-    try {
-      for (int i = names.size() - 1; i >= 0; i--) {
-        Path dir = directory.resolve(names.get(i).toString());
-        List<CheckpointProblem> dirProblems = new ArrayList<>();
-        Checkpoint checkpoint = check(dir, dirProblems);
-        if (dirProblems.isEmpty()) {
-          return Optional.of(checkpoint);
-        }
-        for (CheckpointProblem p : dirProblems) {
-          log.warn("Skipping invalid checkpoint: {}", p.message());
-        }
-        found.addAll(dirProblems);
-      }
-      if (!names.isEmpty()) {
-        log.warn(
-            "No valid checkpoint in {}: all {} checkpoints failed verification",
-            directory,
-            names.size());
-      }
-      return Optional.empty();
-    } finally {
-      problems = List.copyOf(found);
-    }
+    return latestValid(checkpoint -> checkpoint);
   }
 
   /**
