@@ -71,6 +71,7 @@ public final class CheckpointStore {
   private final FileOps fileOps;
   private final ThreadFactory threadFactory;
   private final Executor deleter;
+  private final long concurrentReadBytes;
   private volatile List<CheckpointProblem> problems = List.of();
 
   private CheckpointStore(Builder builder) {
@@ -80,6 +81,7 @@ public final class CheckpointStore {
     this.versions = Collections.unmodifiableMap(new LinkedHashMap<>(builder.versions));
     this.fileOps = builder.fileOps;
     this.threadFactory = builder.threadFactory;
+    this.concurrentReadBytes = builder.concurrentReadBytes;
     this.deleter =
         builder.deleter != null ? builder.deleter : task -> threadFactory.newThread(task).start();
   }
@@ -103,6 +105,7 @@ public final class CheckpointStore {
     builder.fileOps = fileOps;
     builder.threadFactory = threadFactory;
     builder.deleter = deleter;
+    builder.concurrentReadBytes = concurrentReadBytes;
     return builder;
   }
 
@@ -222,7 +225,8 @@ public final class CheckpointStore {
    * time: the reader runs on this thread while other threads hash the files, so a load costs about
    * the longer of the two rather than their sum. If the checksums fail, the reader's result is
    * closed (when {@link AutoCloseable}), the checkpoint is skipped as in {@link #latestValid()},
-   * and the next older one is read.
+   * and the next older one is read. A checkpoint under 64 MiB is verified first and read only if it
+   * verifies: for so little data the threads would cost more than they save.
    *
    * @return what the reader returned for the newest valid checkpoint (empty if it returned null);
    *     empty if there is none, then {@link #problems()} says why each one failed
@@ -267,6 +271,19 @@ public final class CheckpointStore {
   /** Runs the reader while hashing; not verified (with problems added) if the checksums fail. */
   private <T> Read<T> readWhileVerifying(
       Unverified unverified, CheckpointReader<T> reader, List<CheckpointProblem> found) {
+    long bytes = unverified.toHash().keySet().stream().mapToLong(CheckpointFile::size).sum();
+    if (bytes < concurrentReadBytes) {
+      // Small: hashing takes milliseconds, and reading beside it only fights it for the cores.
+      checkContents(unverified, found);
+      if (!found.isEmpty()) {
+        return new Read<>(false, null);
+      }
+      try {
+        return new Read<>(true, reader.read(unverified.checkpoint()));
+      } catch (IOException e) {
+        throw readFailed(unverified, e);
+      }
+    }
     List<CheckpointProblem> hashProblems = Collections.synchronizedList(new ArrayList<>());
     Throwable[] verifierFailure = new Throwable[1];
     boolean[] verified = new boolean[1];
@@ -319,16 +336,20 @@ public final class CheckpointStore {
       throw e;
     }
     if (readFailure != null) {
-      throw new CheckpointException(
-          "Could not read checkpoint "
-              + unverified.checkpoint().directory()
-              + ": "
-              + Failures.cause(readFailure)
-              + " — "
-              + Failures.hint((IOException) readFailure),
-          readFailure);
+      throw readFailed(unverified, (IOException) readFailure);
     }
     return new Read<>(true, value);
+  }
+
+  private static CheckpointException readFailed(Unverified unverified, IOException e) {
+    return new CheckpointException(
+        "Could not read checkpoint "
+            + unverified.checkpoint().directory()
+            + ": "
+            + Failures.cause(e)
+            + " — "
+            + Failures.hint(e),
+        e);
   }
 
   private static void closeQuietly(Object value) {
@@ -875,6 +896,7 @@ public final class CheckpointStore {
     private FileOps fileOps = FileOps.system();
     private ThreadFactory threadFactory = DEFAULT_THREADS;
     private Executor deleter;
+    private long concurrentReadBytes = 64L << 20;
 
     private Builder(Path directory) {
       this.directory =
@@ -927,6 +949,12 @@ public final class CheckpointStore {
     // VisibleForTesting: runs the deletion of pruned checkpoints; default a new thread per prune
     Builder deleter(Executor deleter) {
       this.deleter = Objects.requireNonNull(deleter, "deleter == null");
+      return this;
+    }
+
+    // VisibleForTesting: checkpoints this large and up are read while they are verified
+    Builder concurrentReadBytes(long bytes) {
+      this.concurrentReadBytes = bytes;
       return this;
     }
 

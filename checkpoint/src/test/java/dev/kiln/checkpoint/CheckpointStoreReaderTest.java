@@ -31,6 +31,7 @@ class CheckpointStoreReaderTest {
         .clock(CLOCK)
         .retention(Retention.builder().keepLast(10).build())
         .threadFactory(threads)
+        .concurrentReadBytes(0) // these checkpoints are small; read them while verifying anyway
         .build();
   }
 
@@ -97,6 +98,26 @@ class CheckpointStoreReaderTest {
 
     assertThat(thrown).isInstanceOf(OutOfMemoryError.class);
     assertThat(reader.results).isNotEmpty().allMatch(r -> r.closed == 1);
+  }
+
+  @Test
+  void aCheckpointUnder64MibIsVerifiedFirstSoTheReaderNeverSeesADamagedOne() throws IOException {
+    CheckpointStore store =
+        CheckpointStore.builder(dir)
+            .clock(CLOCK)
+            .retention(Retention.builder().keepLast(10).build())
+            .build();
+    Checkpoint[] both = saveTwo(store);
+    flipByte(both[1].file("model.bin"), MIB + 7);
+    RecordingReader reader = new RecordingReader();
+
+    Optional<RecordingResult> result = store.latestValid(reader);
+
+    assertThat(reader.steps).containsExactly(10L);
+    assertThat(result).containsSame(reader.results.get(0));
+    assertThat(store.problems())
+        .singleElement()
+        .satisfies(p -> assertThat(p.kind()).isEqualTo(Kind.CHECKSUM_MISMATCH));
   }
 
   @Test
