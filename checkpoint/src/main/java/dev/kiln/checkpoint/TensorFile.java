@@ -36,7 +36,8 @@ import java.util.Objects;
  * the file.
  *
  * <p>Limits: each tensor must be smaller than 2 GiB (DJL's encoding stores lengths as {@code int}).
- * Writing does not sync the file; {@link CheckpointStore} does that when it commits.
+ * DJL's own decoder cannot read a file of no tensors (it needs 9 bytes); this class can. Writing
+ * does not sync the file; {@link CheckpointStore} does that when it commits.
  */
 public final class TensorFile {
 
@@ -45,8 +46,8 @@ public final class TensorFile {
   private TensorFile() {}
 
   /**
-   * Writes {@code tensors} to {@code file} (replacing it), in map order, each under its map key.
-   * The arrays' own names are restored afterwards.
+   * Writes {@code tensors} to {@code file} (replacing it), in map order, each under its map key,
+   * straight from the tensors' memory where the engine exposes it. The arrays are not changed.
    */
   public static void write(Path file, Map<String, NDArray> tensors) throws IOException {
     Objects.requireNonNull(file, "file == null");
