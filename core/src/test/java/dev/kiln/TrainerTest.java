@@ -88,6 +88,39 @@ class TrainerTest {
   }
 
   @Test
+  void aFitRefusesARunDirectoryAnotherFitHoldsAndWritesNothingThere() throws Exception {
+    Path run = Files.createDirectories(dir.resolve("run"));
+    // What a fit still running on another thread (a notebook cell run twice) holds.
+    try (java.nio.channels.FileChannel held =
+            java.nio.channels.FileChannel.open(
+                run.resolve(".kiln.lock"),
+                java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.WRITE);
+        java.nio.channels.FileLock lock = held.lock()) {
+      assertThatThrownBy(
+              () ->
+                  fit(
+                      Nets.mlp(false),
+                      FakeDataset.of(64),
+                      FakeDataset.of(32),
+                      config().epochs(1).trackerNames(List.of("jsonl")).build()))
+          .isInstanceOf(IllegalStateException.class)
+          .hasMessageContaining("Another fit in this JVM is still running in " + run);
+      assertThat(run.resolve("metrics.jsonl")).doesNotExist();
+      assertThat(run.resolve("checkpoints")).doesNotExist();
+    }
+
+    FitResult after =
+        fit(
+            Nets.mlp(false),
+            FakeDataset.of(64),
+            FakeDataset.of(32),
+            config().epochs(1).trackerNames(List.of("jsonl")).build());
+
+    assertThat(after.outcome()).isEqualTo(RunEnd.Outcome.FINISHED);
+  }
+
+  @Test
   void theRunDirectoryGetsConfigDeviceReportMetricsAndCheckpoints() throws Exception {
     fit(
         Nets.mlp(false),

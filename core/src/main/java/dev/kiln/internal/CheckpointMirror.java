@@ -254,6 +254,7 @@ public final class CheckpointMirror implements AutoCloseable {
           s.filter(Files::isRegularFile)
               .filter(p -> !from.relativize(p).startsWith("checkpoints"))
               .filter(p -> !p.getFileName().toString().endsWith(".tmp"))
+              .filter(p -> !p.getFileName().toString().equals(RunLock.FILE_NAME))
               .toList();
     }
     for (Path f : files) {

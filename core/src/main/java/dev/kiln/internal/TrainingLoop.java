@@ -125,6 +125,13 @@ public final class TrainingLoop {
     loader.check(names);
     selectDevices();
     resolveRunDirectory();
+    try (RunLock lock = RunLock.acquire(runDirectory)) {
+      return runLocked(loader, names);
+    }
+  }
+
+  /** The fit, once this process holds the run directory. */
+  private FitResult runLocked(TrackerLoader loader, List<String> names) {
     checkpoints = new CheckpointSupport(runDirectory, runName, config, deviceReport);
     Optional<CheckpointSupport.Loaded> resumeFrom;
     try {
