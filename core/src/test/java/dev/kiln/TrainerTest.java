@@ -104,7 +104,7 @@ class TrainerTest {
                       FakeDataset.of(64),
                       FakeDataset.of(32),
                       config().epochs(1).trackerNames(List.of("jsonl")).build()))
-          .isInstanceOf(IllegalStateException.class)
+          .isInstanceOf(TrainingException.class)
           .hasMessageContaining("Another fit in this JVM is still running in " + run);
       assertThat(run.resolve("metrics.jsonl")).doesNotExist();
       assertThat(run.resolve("checkpoints")).doesNotExist();

@@ -1,5 +1,6 @@
 package dev.kiln.internal;
 
+import dev.kiln.TrainingException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -35,7 +36,7 @@ final class RunLock implements AutoCloseable {
    * Takes the lock on {@code runDirectory}, or fails naming who holds it. On a file system without
    * locks (some network mounts) it logs a warning and returns a lock that holds nothing.
    *
-   * @throws IllegalStateException if another fit in this JVM or another process holds it
+   * @throws TrainingException if another fit in this JVM or another process holds it
    */
   static RunLock acquire(Path runDirectory) {
     Path file = runDirectory.resolve(FILE_NAME);
@@ -58,7 +59,7 @@ final class RunLock implements AutoCloseable {
       lock = channel.tryLock();
     } catch (OverlappingFileLockException e) {
       closeQuietly(channel);
-      throw new IllegalStateException(
+      throw new TrainingException(
           "Another fit in this JVM is still running in "
               + runDirectory
               + " (a notebook cell still running, or a fit on another thread) — wait for it to"
@@ -76,7 +77,7 @@ final class RunLock implements AutoCloseable {
     if (lock == null) {
       String owner = readOwner(channel);
       closeQuietly(channel);
-      throw new IllegalStateException(
+      throw new TrainingException(
           "Another process"
               + (owner.isEmpty() ? "" : " (" + owner + ")")
               + " is training in "

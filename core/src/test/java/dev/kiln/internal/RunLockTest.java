@@ -3,6 +3,7 @@ package dev.kiln.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.kiln.TrainingException;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -20,7 +21,7 @@ class RunLockTest {
     RunLock first = RunLock.acquire(dir);
 
     assertThatThrownBy(() -> RunLock.acquire(dir))
-        .isInstanceOf(IllegalStateException.class)
+        .isInstanceOf(TrainingException.class)
         .hasMessageContaining("Another fit in this JVM is still running in " + dir)
         .hasMessageContaining("train under another run name");
 
@@ -50,7 +51,7 @@ class RunLockTest {
       assertThat(line).as("the child took the lock").isEqualTo("locked");
 
       assertThatThrownBy(() -> RunLock.acquire(dir))
-          .isInstanceOf(IllegalStateException.class)
+          .isInstanceOf(TrainingException.class)
           .hasMessageContaining("Another process (pid " + holder.pid() + ") is training in " + dir);
     } finally {
       holder.destroyForcibly();
