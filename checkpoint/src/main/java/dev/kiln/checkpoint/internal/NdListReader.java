@@ -42,7 +42,7 @@ public final class NdListReader {
   public static final class MalformedException extends IOException {
     private static final long serialVersionUID = 1L;
 
-    public MalformedException(String message) {
+    MalformedException(String message) {
       super(message);
     }
   }
@@ -121,16 +121,16 @@ public final class NdListReader {
 
   /**
    * Copies each array's data into the target of the same name, which must have the header's shape
-   * (the caller checks). The bytes are read into one reused staging buffer and copied from there
-   * with the engine's in-place assignment, so targets of any layout, data type or device work and
-   * no new memory is touched per tensor.
+   * (the caller checks that, and that no array holds strings). The bytes are read into one reused
+   * staging buffer and copied from there with the engine's in-place assignment, so targets of any
+   * layout, data type or device work and no new memory is touched per tensor.
    */
   public static void readInto(
       FileChannel channel, List<Header> headers, Map<String, NDArray> targets, NDManager staging)
       throws IOException {
     int max = 0;
     for (Header h : headers) {
-      max = Math.max(max, h.strings() == null ? h.length() : 0);
+      max = Math.max(max, h.length());
     }
     NDArray stagingArray = null;
     ByteBuffer memory;
@@ -142,9 +142,6 @@ public final class NdListReader {
     }
     for (Header h : headers) {
       NDArray target = targets.get(h.name());
-      if (h.strings() != null) {
-        throw new MalformedException("array '" + h.name() + "' holds strings, not numbers");
-      }
       if (h.length() == 0) {
         continue;
       }
