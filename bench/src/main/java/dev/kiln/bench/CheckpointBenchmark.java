@@ -9,6 +9,7 @@ import dev.kiln.checkpoint.CheckpointRequest;
 import dev.kiln.checkpoint.CheckpointStore;
 import dev.kiln.checkpoint.Retention;
 import dev.kiln.checkpoint.TensorFile;
+import dev.kiln.checkpoint.Verification;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -29,22 +30,25 @@ import java.util.Random;
  * the same bytes in the same run:
  *
  * <ul>
- *   <li>save: Kiln = NDArrays to file, fsync, SHA-256, manifest, atomic rename, directory fsync,
- *       prune the previous checkpoint; raw = write the same bytes (already in {@code byte[]}s) in 1
- *       MiB slices to one {@link FileChannel} and {@code force(true)}, then delete the previous
- *       file.
+ *   <li>save: Kiln = NDArrays to file, fsync, SHA-256 and part CRC32Cs, manifest, atomic rename,
+ *       directory fsync, prune the previous checkpoint; raw = write the same bytes (already in
+ *       {@code byte[]}s) in 1 MiB slices to one {@link FileChannel} and {@code force(true)}, then
+ *       delete the previous file.
  *   <li>load: Kiln = {@code latestValid(reader)} with {@code TensorFile.readInto} the arrays of the
- *       state (as a resume into a built model does): SHA-256 of every part of every file on all
- *       cores while the tensors are read; raw = read the same bytes into {@code byte[]}s. Both from
- *       the page cache. Also printed: {@code latestValid()} then {@code TensorFile.read} into new
- *       arrays (verify first, then read; new tensor memory pays its page faults).
- *   <li>cold load (when {@code /proc/sys/vm/drop_caches} is writable, i.e. as root on Linux): both
- *       loads again after evicting the page cache, as on a new machine after a preemption.
+ *       state (as a resume into a built model does): every byte checked against the part CRC32Cs
+ *       (the store's default {@link Verification}); raw = read the same bytes into {@code byte[]}s.
+ *       Both from the page cache. Also printed: the same load with {@link Verification#SHA256}, and
+ *       {@code latestValid()} then {@code TensorFile.read} into new arrays (verify first, then
+ *       read; new tensor memory pays its page faults).
+ *   <li>cold load (Linux, with GNU {@code dd}): both loads again after evicting the files from the
+ *       page cache ({@code dd iflag=nocache count=0}, which leaves the program's own code cached),
+ *       as on a new machine after a preemption.
  * </ul>
  *
- * Runs alternate Kiln and raw; the median and the best of each are printed (the best is steadier on
- * a shared disk). Usage (from the repository root, after {@code mvn -B -q -o -pl checkpoint install
- * -DskipTests && mvn -B -q -o -pl bench package -DskipTests}):
+ * Saves alternate Kiln and raw, and so do loads, in alternating order; the median and the best of
+ * each are printed (the best is steadier on a shared disk). Usage (from the repository root, after
+ * {@code mvn -B -q -o -pl checkpoint install -DskipTests && mvn -B -q -o -pl bench package
+ * -DskipTests}):
  *
  * <pre>
  * java -Dai.djl.offline=true -Xmx3g -cp "bench/target/classes:bench/target/lib/*" \
@@ -112,49 +116,75 @@ public final class CheckpointBenchmark {
         CheckpointStore.builder(dir.resolve("kiln"))
             .retention(Retention.builder().keepLast(1).build())
             .build();
+    CheckpointStore sha256Store = store.toBuilder().verification(Verification.SHA256).build();
     double[] kilnSave = new double[reps];
     double[] rawSave = new double[reps];
     double[] kilnLoad = new double[reps];
     double[] rawLoad = new double[reps];
+    double[] shaLoad = new double[reps];
     double[] freshLoad = new double[reps];
     double[] kilnCold = new double[reps];
     double[] rawCold = new double[reps];
-    boolean cold = canDropCaches();
+    boolean cold = canEvict(rawDir.resolve("probe"));
     // One untimed round of each to load classes and JIT the paths.
     saveKiln(store, 0, tensors);
     saveRaw(rawDir.resolve("warmup.bin"), raw);
+    loadKiln(store, tensors);
+    loadRaw(rawDir.resolve("warmup.bin"), raw);
+    Path rawFile = null;
     for (int i = 0; i < reps; i++) {
-      Path rawFile = rawDir.resolve("state-" + i + ".bin");
+      rawFile = rawDir.resolve("state-" + i + ".bin");
       Path previous = rawDir.resolve(i == 0 ? "warmup.bin" : "state-" + (i - 1) + ".bin");
       long t0 = System.nanoTime();
       saveRaw(rawFile, raw);
       Files.delete(previous); // like the store's keepLast(1) pruning
       long t1 = System.nanoTime();
       saveKiln(store, i + 1, tensors);
-      long t2 = System.nanoTime();
-      loadKiln(store, tensors);
-      long t3 = System.nanoTime();
-      loadRaw(rawFile, raw);
-      long t4 = System.nanoTime();
-      loadFresh(store, manager);
-      freshLoad[i] = (System.nanoTime() - t4) / 1e9;
-      if (cold) {
-        // As after a restart on a new machine: nothing of the state is in the page cache.
-        dropCaches();
-        long c0 = System.nanoTime();
-        loadKiln(store, tensors);
-        kilnCold[i] = (System.nanoTime() - c0) / 1e9;
-        dropCaches();
-        long c1 = System.nanoTime();
-        loadRaw(rawFile, raw);
-        rawCold[i] = (System.nanoTime() - c1) / 1e9;
-      }
       rawSave[i] = (t1 - t0) / 1e9;
-      kilnSave[i] = (t2 - t1) / 1e9;
-      kilnLoad[i] = (t3 - t2) / 1e9;
-      rawLoad[i] = (t4 - t3) / 1e9;
+      kilnSave[i] = (System.nanoTime() - t1) / 1e9;
+      // Alternating which load goes first: the first pays for a CPU that idled through the fsync.
+      for (int k = 0; k < 2; k++) {
+        long start = System.nanoTime();
+        if ((i + k) % 2 == 0) {
+          loadKiln(store, tensors);
+          kilnLoad[i] = (System.nanoTime() - start) / 1e9;
+        } else {
+          loadRaw(rawFile, raw);
+          rawLoad[i] = (System.nanoTime() - start) / 1e9;
+        }
+      }
+      long s0 = System.nanoTime();
+      loadKiln(sha256Store, tensors);
+      shaLoad[i] = (System.nanoTime() - s0) / 1e9;
+      long f0 = System.nanoTime();
+      loadFresh(store, manager);
+      freshLoad[i] = (System.nanoTime() - f0) / 1e9;
     }
-    Files.deleteIfExists(rawDir.resolve("state-" + (reps - 1) + ".bin"));
+    if (cold) {
+      // As after a restart on a new machine: nothing of the state is in the page cache.
+      Checkpoint latest = store.list().get(store.list().size() - 1);
+      List<Path> kilnFiles = new ArrayList<>();
+      for (String name : latest.files().keySet()) {
+        kilnFiles.add(latest.file(name));
+      }
+      kilnFiles.add(latest.directory().resolve("manifest.json"));
+      for (int i = 0; i < reps; i++) {
+        for (int k = 0; k < 2; k++) {
+          if ((i + k) % 2 == 0) {
+            evict(kilnFiles);
+            long c0 = System.nanoTime();
+            loadKiln(store, tensors);
+            kilnCold[i] = (System.nanoTime() - c0) / 1e9;
+          } else {
+            evict(List.of(rawFile));
+            long c1 = System.nanoTime();
+            loadRaw(rawFile, raw);
+            rawCold[i] = (System.nanoTime() - c1) / 1e9;
+          }
+        }
+      }
+    }
+    Files.deleteIfExists(rawFile);
     double mb = bytes / 1e6;
     double ks = median(kilnSave);
     double rs = median(rawSave);
@@ -182,6 +212,9 @@ public final class CheckpointBenchmark {
         100 * rlBest / klBest,
         reps);
     System.out.printf(
+        "%-22s %10s | load with Verification.SHA256: %.3f s median (%.0f%% of raw)%n",
+        "", "", median(shaLoad), 100 * rl / median(shaLoad));
+    System.out.printf(
         "%-22s %10s | verify, then read into new arrays: %.3f s median (%.0f%% of raw)%n",
         "", "", median(freshLoad), 100 * rl / median(freshLoad));
     if (cold) {
@@ -190,13 +223,14 @@ public final class CheckpointBenchmark {
           "", "", median(kilnCold), median(rawCold), 100 * median(rawCold) / median(kilnCold));
     } else {
       System.out.printf(
-          "%-22s %10s | cold page cache: not measured (/proc/sys/vm/drop_caches not writable;"
-              + " run as root on Linux)%n",
-          "", "");
+          "%-22s %10s | cold page cache: not measured (needs Linux and GNU dd)%n", "", "");
     }
     System.out.printf(
         "%-22s %10s | save runs kiln %s raw %s%n",
         "", "", Arrays.toString(round(kilnSave)), Arrays.toString(round(rawSave)));
+    System.out.printf(
+        "%-22s %10s | load runs kiln %s raw %s%n",
+        "", "", Arrays.toString(round(kilnLoad)), Arrays.toString(round(rawLoad)));
     for (NDArray array : tensors.values()) {
       array.close();
     }
@@ -258,20 +292,43 @@ public final class CheckpointBenchmark {
     }
   }
 
-  private static final Path DROP_CACHES = Path.of("/proc/sys/vm/drop_caches");
-
-  private static boolean canDropCaches() {
+  /** Whether {@link #evict} works here (Linux with GNU dd). */
+  private static boolean canEvict(Path probe) {
     try {
-      dropCaches();
+      Files.write(probe, new byte[4096]);
+      evict(List.of(probe));
       return true;
     } catch (IOException e) {
       return false;
+    } finally {
+      try {
+        Files.deleteIfExists(probe);
+      } catch (IOException e) {
+        // a leftover probe file is harmless
+      }
     }
   }
 
-  /** Evicts clean pages from the page cache (both sides' files are fsynced, hence clean). */
-  private static void dropCaches() throws IOException {
-    Files.writeString(DROP_CACHES, "1");
+  /**
+   * Drops {@code files} from the page cache ({@code posix_fadvise(DONTNEED)} through GNU dd), which
+   * unlike {@code /proc/sys/vm/drop_caches} leaves the code of the JVM and PyTorch cached. The
+   * files are fsynced, hence clean and evictable.
+   */
+  private static void evict(List<Path> files) throws IOException {
+    for (Path file : files) {
+      Process dd =
+          new ProcessBuilder("dd", "if=" + file, "iflag=nocache", "count=0", "status=none")
+              .redirectErrorStream(true)
+              .start();
+      try {
+        if (dd.waitFor() != 0) {
+          throw new IOException("dd failed: " + new String(dd.getInputStream().readAllBytes()));
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      }
+    }
   }
 
   private static double median(double[] values) {

@@ -64,7 +64,8 @@ public final class Checkpoint {
   }
 
   /**
-   * Every file the writer produced, by relative name ({@code /}-separated), with size and SHA-256.
+   * Every file the writer produced, by relative name ({@code /}-separated), with size, SHA-256 and
+   * part CRC32Cs.
    */
   public Map<String, CheckpointFile> files() {
     return manifest.files();

@@ -29,7 +29,7 @@ public record CheckpointProblem(Path checkpoint, String file, Kind kind, String 
     MISSING_FILE,
     /** A file's size differs from the manifest (truncated or appended to). */
     SIZE_MISMATCH,
-    /** A file's SHA-256 differs from the manifest (bytes changed). */
+    /** A file's (or a part's) checksum differs from the manifest (bytes changed). */
     CHECKSUM_MISMATCH,
     /** A file could not be read. */
     IO_ERROR

@@ -37,17 +37,18 @@ import org.slf4j.LoggerFactory;
  * Checkpoints in one directory, saved atomically and loaded only after verification.
  *
  * <p>A save writes into a temporary directory ({@code .tmp-*}), syncs every file, writes {@code
- * manifest.json} (size and SHA-256 of every file, and of every part of a file over 1 MiB) last,
- * renames the directory into place atomically and syncs the parent directory. Only then are older
+ * manifest.json} (size and SHA-256 of every file, and the CRC32C of every part of it) last, renames
+ * the directory into place atomically and syncs the parent directory. Only then are older
  * checkpoints pruned by the {@link Retention}. A save that fails throws {@link
  * CheckpointException}, deletes its temporary directory and leaves every committed checkpoint as it
  * was. Temporary directories left by a killed process are deleted when a store is built and before
  * each save.
  *
  * <p>{@link #latestValid()} returns the newest checkpoint whose manifest and checksums verify;
- * anything newer that fails is logged at WARN, skipped, and listed in {@link #problems()}. The
- * parts of large files are hashed on all cores at once. {@link #latestValid(CheckpointReader)} also
- * reads the checkpoint while it is being verified.
+ * anything newer that fails is logged at WARN, skipped, and listed in {@link #problems()}. Every
+ * byte is checked, by default against the part CRC32Cs on all cores at once (see {@link
+ * Verification}). {@link #latestValid(CheckpointReader)} also reads the checkpoint while it is
+ * being verified.
  *
  * <p>Thread-safe. One process should write to a directory at a time: a second writer's temporary
  * directory may be cleaned up under it.
@@ -72,6 +73,7 @@ public final class CheckpointStore {
   private final ThreadFactory threadFactory;
   private final Executor deleter;
   private final long concurrentReadBytes;
+  private final Verification verification;
   private volatile List<CheckpointProblem> problems = List.of();
 
   private CheckpointStore(Builder builder) {
@@ -82,6 +84,7 @@ public final class CheckpointStore {
     this.fileOps = builder.fileOps;
     this.threadFactory = builder.threadFactory;
     this.concurrentReadBytes = builder.concurrentReadBytes;
+    this.verification = builder.verification;
     this.deleter =
         builder.deleter != null ? builder.deleter : task -> threadFactory.newThread(task).start();
   }
@@ -106,6 +109,7 @@ public final class CheckpointStore {
     builder.threadFactory = threadFactory;
     builder.deleter = deleter;
     builder.concurrentReadBytes = concurrentReadBytes;
+    builder.verification = verification;
     return builder;
   }
 
@@ -115,6 +119,11 @@ public final class CheckpointStore {
 
   public Retention retention() {
     return retention;
+  }
+
+  /** How loading checks contents; default {@link Verification#CRC32C}. */
+  public Verification verification() {
+    return verification;
   }
 
   /** Versions recorded in every manifest this store writes. */
@@ -209,9 +218,9 @@ public final class CheckpointStore {
   }
 
   /**
-   * Returns the newest checkpoint whose manifest and every file's size and SHA-256 verify. Newer
-   * checkpoints that fail are skipped, logged at WARN and listed in {@link #problems()}. Reads
-   * every byte of the checkpoints it checks.
+   * Returns the newest checkpoint whose manifest, file sizes and checksums ({@link
+   * #verification()}) verify. Newer checkpoints that fail are skipped, logged at WARN and listed in
+   * {@link #problems()}. Reads every byte of the checkpoints it checks.
    *
    * @return empty if there is no valid checkpoint; then {@link #problems()} says why each one
    *     failed
@@ -382,7 +391,8 @@ public final class CheckpointStore {
   }
 
   /**
-   * Verifies one checkpoint: its manifest and every file's size and SHA-256.
+   * Verifies one checkpoint: its manifest and every file's size and checksums ({@link
+   * #verification()}).
    *
    * @param checkpointDir the checkpoint directory; a relative path is resolved against {@link
    *     #directory()}
@@ -850,13 +860,22 @@ public final class CheckpointStore {
     Manifest manifest = unverified.manifest();
     Map<CheckpointFile, Path> toHash = unverified.toHash();
     Map<String, IOException> failures = new LinkedHashMap<>();
-    List<FileHashes.Mismatch> mismatches = FileHashes.verify(toHash, threadFactory, failures);
+    List<FileHashes.Mismatch> mismatches =
+        FileHashes.verify(
+            toHash,
+            verification == Verification.SHA256
+                ? FileHashes.Algorithm.SHA256
+                : FileHashes.Algorithm.CRC32C,
+            threadFactory,
+            failures);
     failures.forEach((name, e) -> found.add(ioProblem(dir, name, e)));
     for (FileHashes.Mismatch m : mismatches) {
+      String algorithm = m.algorithm().label();
       String what =
           m.part() < 0
-              ? "SHA-256 is "
-              : "SHA-256 of bytes "
+              ? algorithm + " is "
+              : algorithm
+                  + " of bytes "
                   + m.offset()
                   + "-"
                   + (m.offset() + m.length() - 1)
@@ -866,7 +885,7 @@ public final class CheckpointStore {
       String expected =
           m.part() < 0
               ? manifest.files().get(m.name()).sha256()
-              : manifest.files().get(m.name()).partSha256().get(m.part());
+              : manifest.files().get(m.name()).partCrc32c().get(m.part());
       found.add(
           new CheckpointProblem(
               dir,
@@ -897,6 +916,7 @@ public final class CheckpointStore {
     private ThreadFactory threadFactory = DEFAULT_THREADS;
     private Executor deleter;
     private long concurrentReadBytes = 64L << 20;
+    private Verification verification = Verification.CRC32C;
 
     private Builder(Path directory) {
       this.directory =
@@ -937,12 +957,21 @@ public final class CheckpointStore {
     }
 
     /**
-     * Makes the threads that sync files, compute SHA-256 digests (up to one per core, each living
-     * for one call) and delete pruned checkpoints; default: daemon threads named {@code
-     * kiln-checkpoint-N}.
+     * Makes the threads that sync files, compute checksums (up to one per core, each living for one
+     * call) and delete pruned checkpoints; default: daemon threads named {@code kiln-checkpoint-N}.
      */
     public Builder threadFactory(ThreadFactory threadFactory) {
       this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory == null");
+      return this;
+    }
+
+    /**
+     * How loading ({@link #latestValid()}, {@link #verify(Path)}) checks every byte; default {@link
+     * Verification#CRC32C}. Manifests always record both the SHA-256 and the part CRC32Cs, so any
+     * store can load any checkpoint either way.
+     */
+    public Builder verification(Verification verification) {
+      this.verification = Objects.requireNonNull(verification, "verification == null");
       return this;
     }
 

@@ -154,7 +154,7 @@ class CheckpointStoreReaderTest {
               assertThat(p.checkpoint()).isEqualTo(saved[1].directory());
               assertThat(p.file()).isEqualTo("model.bin");
               assertThat(p.kind()).isEqualTo(Kind.CHECKSUM_MISMATCH);
-              assertThat(p.detail()).startsWith("SHA-256 of bytes 1048576-2097151 (part 2) is ");
+              assertThat(p.detail()).startsWith("CRC32C of bytes 1048576-2097151 (part 2) is ");
             });
   }
 
@@ -235,7 +235,7 @@ class CheckpointStoreReaderTest {
         .singleElement()
         .extracting(CheckpointProblem::detail)
         .asString()
-        .startsWith("SHA-256 of bytes 2097152-3145727 (part 3) is ");
+        .startsWith("CRC32C of bytes 2097152-3145727 (part 3) is ");
   }
 
   @Test

@@ -13,15 +13,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.checkpoint.CheckpointProblem.Kind;
+import dev.kiln.checkpoint.internal.Manifest;
 import dev.kiln.checkpoint.internal.Sha256;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -222,7 +223,9 @@ class CheckpointStoreTest {
               assertThat(p.kind()).isEqualTo(Kind.CHECKSUM_MISMATCH);
               assertThat(p.file()).isEqualTo("model.bin");
               assertThat(p.checkpoint()).isEqualTo(saved[1].directory());
-              assertThat(p.message()).startsWith("ckpt-000000000020-e0002/model.bin: SHA-256 is ");
+              assertThat(p.message())
+                  .startsWith(
+                      "ckpt-000000000020-e0002/model.bin: CRC32C of bytes 0-4095 (part 1) is ");
             });
   }
 
@@ -282,9 +285,12 @@ class CheckpointStoreTest {
     CheckpointStore store = store();
     Checkpoint[] saved = saveTwo(store);
     Path manifest = saved[1].directory().resolve("manifest.json");
+    int newer = Manifest.FORMAT_VERSION + 1;
     Files.writeString(
         manifest,
-        Files.readString(manifest).replace("\"formatVersion\" : 1", "\"formatVersion\" : 2"));
+        Files.readString(manifest)
+            .replace(
+                "\"formatVersion\" : " + Manifest.FORMAT_VERSION, "\"formatVersion\" : " + newer));
 
     assertThat(store.latestValid()).contains(saved[0]);
     assertThat(store.problems())
@@ -293,7 +299,7 @@ class CheckpointStoreTest {
             p -> {
               assertThat(p.kind()).isEqualTo(Kind.UNSUPPORTED_FORMAT);
               assertThat(p.detail())
-                  .contains("format version 2 is not supported")
+                  .contains("format version " + newer + " is not supported")
                   .contains("newer Kiln");
             });
   }
@@ -412,7 +418,7 @@ class CheckpointStoreTest {
     assertThatThrownBy(() -> store.verify(Path.of(saved[1].name())))
         .isInstanceOf(CheckpointException.class)
         .hasMessageContaining(saved[1].directory().toString())
-        .hasMessageContaining("state.json: SHA-256 is")
+        .hasMessageContaining("state.json: CRC32C of bytes 0-9 (part 1) is")
         .satisfies(e -> assertThat(((CheckpointException) e).problems()).hasSize(1));
     assertThat(store.problems())
         .singleElement()
@@ -433,7 +439,7 @@ class CheckpointStoreTest {
         .hasMessageContaining("manifest.json: manifest is missing");
   }
 
-  // ---------------------------------------------------------------- part digests
+  // ---------------------------------------------------------------- part checksums
 
   private static final int MIB = 1 << 20;
 
@@ -443,12 +449,15 @@ class CheckpointStoreTest {
     return new Checkpoint[] {older, newer};
   }
 
-  private static String sha256(byte[] data, int from, int to) {
-    return Sha256.of(Arrays.copyOfRange(data, from, to));
+  /** Independent hex CRC32C of bytes {@code from} (inclusive) to {@code to} (exclusive). */
+  private static String crc32c(byte[] data, int from, int to) {
+    CRC32C crc = new CRC32C();
+    crc.update(data, from, to - from);
+    return String.format("%08x", crc.getValue());
   }
 
   @Test
-  void fileOverOneMebibyteIsSavedWithTheDigestOfEachMebibyte() throws IOException {
+  void fileOverOneMebibyteIsSavedWithTheCrc32cOfEachMebibyte() throws IOException {
     CheckpointStore store = store();
     byte[] data = randomBytes(3 * MIB + 100, 3);
 
@@ -459,22 +468,44 @@ class CheckpointStoreTest {
     assertThat(model.size()).isEqualTo(3 * MIB + 100);
     assertThat(model.sha256()).isEqualTo(Sha256.of(data));
     assertThat(model.partSize()).isEqualTo(MIB);
-    assertThat(model.partSha256())
+    assertThat(model.partCrc32c())
         .containsExactly(
-            sha256(data, 0, MIB),
-            sha256(data, MIB, 2 * MIB),
-            sha256(data, 2 * MIB, 3 * MIB),
-            sha256(data, 3 * MIB, 3 * MIB + 100));
+            crc32c(data, 0, MIB),
+            crc32c(data, MIB, 2 * MIB),
+            crc32c(data, 2 * MIB, 3 * MIB),
+            crc32c(data, 3 * MIB, 3 * MIB + 100));
     assertThat(store.latestValid().orElseThrow().files().get("model.bin")).isEqualTo(model);
   }
 
   @Test
-  void smallFilesAreSavedWithoutPartDigests() {
+  void filesUpToOneMebibyteAreSavedAsOnePartOfOneMebibyteWithItsCrc32c() throws IOException {
     Checkpoint saved = store().save(CheckpointRequest.of(0, 1), bytesWriter(MIB, 1));
 
-    assertThat(saved.files().get("model.bin").partSize()).isZero();
-    assertThat(saved.files().get("model.bin").partSha256()).isEmpty();
-    assertThat(saved.files().get("state.json").partSha256()).isEmpty();
+    CheckpointFile model = saved.files().get("model.bin");
+    assertThat(model.partSize()).isEqualTo(MIB);
+    assertThat(model.partCrc32c()).containsExactly(crc32c(bytes(MIB, 1), 0, MIB));
+    byte[] state = Files.readAllBytes(saved.file("state.json"));
+    CheckpointFile stateFile = saved.files().get("state.json");
+    assertThat(stateFile.partSize()).isEqualTo(MIB);
+    assertThat(stateFile.partCrc32c()).containsExactly(crc32c(state, 0, state.length));
+  }
+
+  @Test
+  void anEmptyFileIsSavedWithoutPartsAndLoads() {
+    CheckpointStore store = store();
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1), d -> Files.write(d.resolve("empty.bin"), new byte[0]));
+
+    assertThat(saved.files().get("empty.bin"))
+        .isEqualTo(
+            new CheckpointFile(
+                "empty.bin",
+                0,
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    assertThat(store.latestValid()).contains(saved);
+    assertThat(store.problems()).isEmpty();
   }
 
   @Test
@@ -482,6 +513,7 @@ class CheckpointStoreTest {
     CheckpointStore store = store();
     Checkpoint[] saved = saveTwoLarge(store);
     Path model = saved[1].file("model.bin");
+    byte[] original = Files.readAllBytes(model);
     flipByte(model, MIB + MIB / 2);
     byte[] damaged = Files.readAllBytes(model);
 
@@ -497,10 +529,10 @@ class CheckpointStoreTest {
               assertThat(p.checkpoint()).isEqualTo(saved[1].directory());
               assertThat(p.detail())
                   .isEqualTo(
-                      "SHA-256 of bytes 1048576-2097151 (part 2) is "
-                          + sha256(damaged, MIB, 2 * MIB)
+                      "CRC32C of bytes 1048576-2097151 (part 2) is "
+                          + crc32c(damaged, MIB, 2 * MIB)
                           + " but the manifest says "
-                          + saved[1].files().get("model.bin").partSha256().get(1)
+                          + crc32c(original, MIB, 2 * MIB)
                           + " (contents changed on disk)");
             });
   }
@@ -514,14 +546,14 @@ class CheckpointStoreTest {
 
     assertThatThrownBy(() -> store.verify(saved[1].directory()))
         .isInstanceOf(CheckpointException.class)
-        .hasMessageContaining("model.bin: SHA-256 of bytes 0-1048575 (part 1) is ")
-        .hasMessageContaining("model.bin: SHA-256 of bytes 2097152-3145727 (part 3) is ")
+        .hasMessageContaining("model.bin: CRC32C of bytes 0-1048575 (part 1) is ")
+        .hasMessageContaining("model.bin: CRC32C of bytes 2097152-3145727 (part 3) is ")
         .satisfies(e -> assertThat(((CheckpointException) e).problems()).hasSize(2));
     assertThat(store.problems())
         .extracting(CheckpointProblem::detail)
         .satisfiesExactly(
-            d -> assertThat(d).startsWith("SHA-256 of bytes 0-1048575 (part 1) is "),
-            d -> assertThat(d).startsWith("SHA-256 of bytes 2097152-3145727 (part 3) is "));
+            d -> assertThat(d).startsWith("CRC32C of bytes 0-1048575 (part 1) is "),
+            d -> assertThat(d).startsWith("CRC32C of bytes 2097152-3145727 (part 3) is "));
   }
 
   @Test
@@ -542,7 +574,7 @@ class CheckpointStoreTest {
         .singleElement()
         .extracting(CheckpointProblem::detail)
         .asString()
-        .startsWith("SHA-256 of bytes 2097152-3145727 (part 3) is ");
+        .startsWith("CRC32C of bytes 2097152-3145727 (part 3) is ");
   }
 
   @Test

@@ -19,19 +19,23 @@ import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.zip.CRC32C;
 
 /**
- * SHA-256 of checkpoint files and of their parts, on several threads.
+ * Checksums of checkpoint files, on several threads.
  *
- * <p>SHA-256 runs at about 1.3 GB/s per core even with the CPU's SHA instructions, slower than
- * reading from the page cache. One file's digest is inherently sequential, so a file larger than
- * {@link #MIN_PART_SIZE} also gets a digest per part ({@link #partSize(long)}); verification checks
- * the parts, all at once, and scales with the cores. The whole-file digest is still written (tools
- * such as {@code sha256sum} and the mirror check it).
+ * <p>Each file gets a SHA-256 of its whole contents and a CRC32C of each part ({@link
+ * #partSize(long)}). The SHA-256 is what tools such as {@code sha256sum} check; it runs at about
+ * 1.3 GB/s per core (with the CPU's SHA instructions), slower than reading from the page cache, and
+ * one file's digest is sequential. The part CRC32Cs run at memory speed (the JVM uses the CPU's
+ * CRC32C instruction) and on all cores at once, which is what lets loading check every byte in
+ * about the time it takes to read them. CRC32C detects every error burst up to 32 bits and any
+ * other accidental change but for one in 2<sup>32</sup>; it is not a defence against deliberate
+ * edits, and neither is a SHA-256 stored beside the data it describes.
  */
 public final class FileHashes {
 
-  /** Files up to this size have one part: the whole file. */
+  /** The smallest part: a file up to this size is one part. */
   public static final long MIN_PART_SIZE = 1L << 20;
 
   private static final int MAX_PARTS = 64;
@@ -39,12 +43,29 @@ public final class FileHashes {
 
   private FileHashes() {}
 
+  /** What a checksum is computed with. */
+  public enum Algorithm {
+    SHA256("SHA-256"),
+    CRC32C("CRC32C");
+
+    private final String label;
+
+    Algorithm(String label) {
+      this.label = label;
+    }
+
+    /** The name people know it by, e.g. "SHA-256", for messages. */
+    public String label() {
+      return label;
+    }
+  }
+
   /**
-   * The part size for a file of {@code size} bytes: 0 (no parts) up to {@link #MIN_PART_SIZE}, else
-   * the smallest power of two ≥ 1 MiB that splits it into at most 64 parts.
+   * The part size for a file of {@code size} bytes: 0 for an empty file (no parts), else the
+   * smallest power of two ≥ 1 MiB that splits it into at most 64 parts.
    */
   public static long partSize(long size) {
-    if (size <= MIN_PART_SIZE) {
+    if (size <= 0) {
       return 0;
     }
     long target = (size - 1) / MAX_PARTS + 1; // rounds up without overflow
@@ -61,8 +82,8 @@ public final class FileHashes {
   }
 
   /**
-   * Describes {@code files} (relative name to path): size, whole-file SHA-256 and, for files over 1
-   * MiB, the SHA-256 of each part.
+   * Describes {@code files} (relative name to path): size, whole-file SHA-256 and the CRC32C of
+   * each part. The SHA-256s go first, one thread per file; the part CRC32Cs fill the other cores.
    */
   public static Map<String, CheckpointFile> describe(Map<String, Path> files, ThreadFactory threads)
       throws IOException {
@@ -75,24 +96,23 @@ public final class FileHashes {
         size = channel.size();
       }
       sizes.put(e.getKey(), size);
-      tasks.add(new Task(file, 0, size));
+      tasks.add(new Task(file, 0, size, Algorithm.SHA256));
     }
-    // Parts after the whole-file digests: those are the longest tasks and go first.
     for (Map.Entry<String, Path> e : files.entrySet()) {
       long size = sizes.get(e.getKey());
       long partSize = partSize(size);
       for (int p = 0; p < partCount(size, partSize); p++) {
         long offset = p * partSize;
-        long length = Math.min(partSize, size - offset);
-        tasks.add(new Task(e.getValue(), offset, length));
+        tasks.add(
+            new Task(e.getValue(), offset, Math.min(partSize, size - offset), Algorithm.CRC32C));
       }
     }
-    List<String> digests = new ArrayList<>(tasks.size());
+    List<String> checksums = new ArrayList<>(tasks.size());
     for (Object result : runAll(tasks, threads)) {
       if (result instanceof IOException io) {
         throw io;
       }
-      digests.add((String) result);
+      checksums.add((String) result);
     }
     Map<String, CheckpointFile> result = new LinkedHashMap<>();
     int whole = 0;
@@ -101,45 +121,51 @@ public final class FileHashes {
       long size = sizes.get(name);
       long partSize = partSize(size);
       int count = partCount(size, partSize);
-      List<String> parts = List.copyOf(digests.subList(part, part + count));
+      List<String> parts = List.copyOf(checksums.subList(part, part + count));
       part += count;
-      result.put(name, new CheckpointFile(name, size, digests.get(whole++), partSize, parts));
+      result.put(name, new CheckpointFile(name, size, checksums.get(whole++), partSize, parts));
     }
     return result;
   }
 
   /**
-   * A part (or, with {@code part} -1, the whole file) whose digest differs from the manifest.
+   * A part (or, with {@code part} -1, the whole file) whose checksum differs from the manifest.
    *
-   * @param part zero-based part index, or -1 for a file without parts
+   * @param part zero-based part index, or -1 for the whole file
    */
-  public record Mismatch(String name, int part, long offset, long length, String actual) {}
+  public record Mismatch(
+      String name, int part, long offset, long length, Algorithm algorithm, String actual) {}
 
   private record Slot(String name, int part, long offset, long length, String expected) {}
 
   /**
-   * Checks each file's contents against its manifest entry: the parts if it has any, else the whole
-   * file. Sizes must have been checked already.
+   * Checks each file's contents against its manifest entry. With {@link Algorithm#CRC32C} the
+   * parts' CRC32Cs are checked (all parts of all files in parallel; a file recorded without parts
+   * falls back to its SHA-256); with {@link Algorithm#SHA256} each file's SHA-256 (files in
+   * parallel). Sizes must have been checked already.
    *
    * @param failures receives the first read failure of each file that could not be read
    * @return one mismatch per bad part (or whole file), in file and part order
    */
   public static List<Mismatch> verify(
-      Map<CheckpointFile, Path> files, ThreadFactory threads, Map<String, IOException> failures) {
+      Map<CheckpointFile, Path> files,
+      Algorithm algorithm,
+      ThreadFactory threads,
+      Map<String, IOException> failures) {
     List<Task> tasks = new ArrayList<>();
     List<Slot> slots = new ArrayList<>();
     for (Map.Entry<CheckpointFile, Path> e : files.entrySet()) {
       CheckpointFile expected = e.getKey();
       Path file = e.getValue();
-      if (expected.partSha256().isEmpty()) {
-        tasks.add(new Task(file, 0, expected.size()));
+      if (algorithm == Algorithm.SHA256 || expected.partCrc32c().isEmpty()) {
+        tasks.add(new Task(file, 0, expected.size(), Algorithm.SHA256));
         slots.add(new Slot(expected.name(), -1, 0, expected.size(), expected.sha256()));
       } else {
-        for (int p = 0; p < expected.partSha256().size(); p++) {
+        for (int p = 0; p < expected.partCrc32c().size(); p++) {
           long offset = p * expected.partSize();
           long length = Math.min(expected.partSize(), expected.size() - offset);
-          tasks.add(new Task(file, offset, length));
-          slots.add(new Slot(expected.name(), p, offset, length, expected.partSha256().get(p)));
+          tasks.add(new Task(file, offset, length, Algorithm.CRC32C));
+          slots.add(new Slot(expected.name(), p, offset, length, expected.partCrc32c().get(p)));
         }
       }
     }
@@ -152,21 +178,44 @@ public final class FileHashes {
         failures.putIfAbsent(slot.name(), io);
       } else if (!slot.expected().equals(result)) {
         mismatches.add(
-            new Mismatch(slot.name(), slot.part(), slot.offset(), slot.length(), (String) result));
+            new Mismatch(
+                slot.name(),
+                slot.part(),
+                slot.offset(),
+                slot.length(),
+                tasks.get(i).algorithm(),
+                (String) result));
       }
     }
     return mismatches;
   }
 
+  /** Hex CRC32C of {@code bytes}, as the manifest records it (8 lowercase hex digits). */
+  public static String crc32c(byte[] bytes) {
+    CRC32C crc = new CRC32C();
+    crc.update(bytes, 0, bytes.length);
+    return hex(crc);
+  }
+
+  private static String hex(CRC32C crc) {
+    return HexFormat.of().toHexDigits((int) crc.getValue());
+  }
+
   /**
-   * Hex SHA-256 of {@code length} bytes from {@code offset}, read through a direct buffer (no copy
+   * Hex checksum of {@code length} bytes from {@code offset}, read through a direct buffer (no copy
    * into the Java heap; within ~15% of hashing a mapping, without a mapping's lifetime: an
    * unreleased mapping would keep a pruned checkpoint's disk space until the next GC).
    */
-  private static String digest(
-      Path file, FileChannel channel, long offset, long length, ByteBuffer buffer)
+  private static String checksum(
+      Path file,
+      FileChannel channel,
+      long offset,
+      long length,
+      Algorithm algorithm,
+      ByteBuffer buffer)
       throws IOException {
-    MessageDigest digest = newDigest();
+    MessageDigest sha = algorithm == Algorithm.SHA256 ? newDigest() : null;
+    CRC32C crc = algorithm == Algorithm.CRC32C ? new CRC32C() : null;
     for (long done = 0; done < length; ) {
       buffer.clear().limit((int) Math.min(buffer.capacity(), length - done));
       int n = channel.read(buffer, offset + done);
@@ -174,20 +223,25 @@ public final class FileHashes {
         throw new IOException(
             file + " ended at byte " + (offset + done) + " while it was hashed (it shrank)");
       }
-      digest.update(buffer.flip());
+      buffer.flip();
+      if (sha != null) {
+        sha.update(buffer);
+      } else {
+        crc.update(buffer);
+      }
       done += n;
     }
-    return HexFormat.of().formatHex(digest.digest());
+    return sha != null ? HexFormat.of().formatHex(sha.digest()) : hex(crc);
   }
 
-  /** A digest of one range of a file. */
-  private record Task(Path file, long offset, long length) {}
+  /** One range of a file to checksum with {@code algorithm}. */
+  private record Task(Path file, long offset, long length, Algorithm algorithm) {}
 
   /**
    * Hashes every task on up to one thread per core from {@code threads}, and never on the calling
    * thread: an interrupt of the caller would close the shared channels (NIO closes a channel whose
    * reading thread is interrupted) and make intact files look unreadable. Each result is the hex
-   * digest or the {@link IOException} its task threw, naming the file.
+   * checksum or the {@link IOException} its task threw, naming the file.
    */
   private static List<Object> runAll(List<Task> tasks, ThreadFactory threads) {
     Object[] results = new Object[tasks.size()];
@@ -205,7 +259,14 @@ public final class FileHashes {
               Task task = tasks.get(i);
               try {
                 FileChannel channel = channels.computeIfAbsent(task.file(), FileHashes::open);
-                results[i] = digest(task.file(), channel, task.offset(), task.length(), buffer);
+                results[i] =
+                    checksum(
+                        task.file(),
+                        channel,
+                        task.offset(),
+                        task.length(),
+                        task.algorithm(),
+                        buffer);
               } catch (UncheckedIOException e) {
                 results[i] = named(task.file(), e.getCause());
               } catch (IOException e) {

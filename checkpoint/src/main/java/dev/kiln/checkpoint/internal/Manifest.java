@@ -33,7 +33,13 @@ public record Manifest(
 
   public static final String FILE_NAME = "manifest.json";
   public static final String FORMAT = "kiln-checkpoint";
-  public static final int FORMAT_VERSION = 1;
+
+  /**
+   * 2: files list {@code partCrc32c}. Version 1 listed {@code partSha256} instead, which is ignored
+   * (such files are verified by their whole SHA-256); a Kiln that reads only version 1 would reject
+   * the new entries as malformed, and this way says "load it with a newer Kiln" instead.
+   */
+  public static final int FORMAT_VERSION = 2;
 
   /** Refuse to parse manifests larger than this; a real one is a few KiB. */
   public static final long MAX_BYTES = 16L << 20;
@@ -82,10 +88,10 @@ public record Manifest(
               .put("name", file.name())
               .put("size", file.size())
               .put("sha256", file.sha256());
-      if (!file.partSha256().isEmpty()) {
+      if (!file.partCrc32c().isEmpty()) {
         entry.put("partSize", file.partSize());
-        ArrayNode parts = entry.putArray("partSha256");
-        file.partSha256().forEach(parts::add);
+        ArrayNode parts = entry.putArray("partCrc32c");
+        file.partCrc32c().forEach(parts::add);
       }
     }
     try {
@@ -168,10 +174,11 @@ public record Manifest(
       long partSize = 0;
       List<String> parts = new ArrayList<>();
       JsonNode partSizeNode = f.get("partSize");
-      JsonNode partsNode = f.get("partSha256");
-      if (partSizeNode != null || partsNode != null) {
+      // Format version 1 listed a "partSha256" per part; it is ignored and such a file is verified
+      // by its whole SHA-256.
+      JsonNode partsNode = f.get("partCrc32c");
+      if (partsNode != null) {
         if (partSizeNode == null
-            || partsNode == null
             || !partSizeNode.canConvertToLong()
             || partSizeNode.asLong() <= 0
             || !partsNode.isArray()) {
@@ -180,12 +187,16 @@ public record Manifest(
         }
         partSize = partSizeNode.asLong();
         for (JsonNode part : partsNode) {
-          if (!part.isTextual() || !part.asText().matches("[0-9a-f]{64}")) {
+          if (!part.isTextual() || !part.asText().matches("[0-9a-f]{8}")) {
             throw new InvalidManifestException(
-                "entry for file '" + name + "' has a malformed part digest", false);
+                "entry for file '" + name + "' has a malformed part checksum", false);
           }
           parts.add(part.asText());
         }
+      } else if (version >= 2 && size.asLong() > 0) {
+        // Since version 2 every non-empty file has part checksums.
+        throw new InvalidManifestException(
+            "entry for file '" + name + "' has no part checksums", false);
       }
       try {
         files.put(name, new CheckpointFile(name, size.asLong(), sha, partSize, parts));

@@ -15,6 +15,7 @@ import java.nio.channels.FileChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Reads DJL's NDList encoding (what {@code NDList.encode} writes) from a file channel, copying each
@@ -121,9 +122,10 @@ public final class NdListReader {
 
   /**
    * Copies each array's data into the target of the same name, which must have the header's shape
-   * (the caller checks that, and that no array holds strings). The bytes are read into one reused
-   * staging buffer and copied from there with the engine's in-place assignment, so targets of any
-   * layout, data type or device work and no new memory is touched per tensor.
+   * (the caller checks that, and that no array holds strings). The bytes are read into a staging
+   * buffer and copied from there with the engine's in-place assignment, so targets of any layout,
+   * data type or device work. Staging up to {@link #KEPT_STAGING_BYTES} is kept between calls:
+   * fresh memory costs a page fault per 4 KiB, which for a small state takes longer than the read.
    */
   public static void readInto(
       FileChannel channel, List<Header> headers, Map<String, NDArray> targets, NDManager staging)
@@ -134,30 +136,58 @@ public final class NdListReader {
     }
     NDArray stagingArray = null;
     ByteBuffer memory;
-    if (max > 0 && canWriteInPlace(staging, ByteOrder.nativeOrder())) {
+    boolean kept = max > 0 && max <= KEPT_STAGING_BYTES;
+    if (kept) {
+      memory = takeStaging(max);
+    } else if (max > 0 && canWriteInPlace(staging, ByteOrder.nativeOrder())) {
+      // Not zero-filled, unlike a direct ByteBuffer.
       stagingArray = staging.create(new Shape(max), DataType.UINT8);
       memory = stagingArray.toByteBuffer(true);
     } else {
       memory = ByteBuffer.allocateDirect(max);
     }
-    for (Header h : headers) {
-      NDArray target = targets.get(h.name());
-      if (h.length() == 0) {
-        continue;
+    try {
+      for (Header h : headers) {
+        NDArray target = targets.get(h.name());
+        if (h.length() == 0) {
+          continue;
+        }
+        ByteBuffer slice = memory.duplicate().clear().limit(h.length()).slice().order(h.order());
+        readFully(channel, slice, h.dataOffset());
+        slice.rewind();
+        // A direct buffer becomes a tensor without a copy. Through a view without autograd:
+        // PyTorch refuses in-place writes into a parameter that requires gradients on a thread
+        // where grad mode is on.
+        try (NDArray source = staging.create(slice, h.shape(), h.dataType());
+            NDArray view = target.stopGradient()) {
+          view.set(new NDIndex("..."), source);
+        }
       }
-      ByteBuffer slice = memory.duplicate().clear().limit(h.length()).slice().order(h.order());
-      readFully(channel, slice, h.dataOffset());
-      slice.rewind();
-      // Through a view without autograd: PyTorch refuses in-place writes into a parameter that
-      // requires gradients on a thread where grad mode is on.
-      try (NDArray source = staging.create(slice, h.shape(), h.dataType());
-          NDArray view = target.stopGradient()) {
-        view.set(new NDIndex("..."), source);
+    } finally {
+      if (stagingArray != null) {
+        stagingArray.close();
+      }
+      if (kept) {
+        KEPT_STAGING.set(memory);
       }
     }
-    if (stagingArray != null) {
-      stagingArray.close();
+  }
+
+  /** The largest staging buffer kept between reads. */
+  static final int KEPT_STAGING_BYTES = 16 << 20;
+
+  private static final AtomicReference<ByteBuffer> KEPT_STAGING = new AtomicReference<>();
+
+  /** The kept staging buffer if it is large enough and free, else a new one. */
+  private static ByteBuffer takeStaging(int size) {
+    ByteBuffer buffer = KEPT_STAGING.getAndSet(null);
+    if (buffer != null && buffer.capacity() >= size) {
+      return buffer;
     }
+    // Rounded up so a slightly larger state next time still fits.
+    int capacity =
+        Math.min(KEPT_STAGING_BYTES, Math.max(1 << 20, Integer.highestOneBit(size) << 1));
+    return ByteBuffer.allocateDirect(Math.max(size, capacity)).order(ByteOrder.nativeOrder());
   }
 
   private static boolean isOtherFormat(Input in) throws IOException {

@@ -4,8 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.checkpoint.CheckpointFile;
+import dev.kiln.checkpoint.internal.FileHashes.Algorithm;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -19,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.ThreadFactory;
+import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,12 +40,17 @@ class FileHashesTest {
   // ---------------------------------------------------------------- part size
 
   @Test
-  void filesUpToOneMebibyteHaveNoParts() {
+  void anEmptyFileHasNoParts() {
     assertThat(FileHashes.partSize(0)).isZero();
-    assertThat(FileHashes.partSize(1)).isZero();
-    assertThat(FileHashes.partSize(MIB - 1)).isZero();
-    assertThat(FileHashes.partSize(MIB)).isZero();
-    assertThat(FileHashes.partCount(MIB, 0)).isZero();
+    assertThat(FileHashes.partCount(0, 0)).isZero();
+  }
+
+  @Test
+  void aNonEmptyFileUpToOneMebibyteIsOnePartOfOneMebibyte() {
+    for (long size : new long[] {1, 100, MIB - 1, MIB}) {
+      assertThat(FileHashes.partSize(size)).as("part size for size %d", size).isEqualTo(MIB);
+      assertThat(FileHashes.partCount(size, MIB)).as("parts for size %d", size).isEqualTo(1);
+    }
   }
 
   @Test
@@ -77,6 +85,8 @@ class FileHashesTest {
     // range.
     Random random = new Random(42);
     List<Long> sizes = new ArrayList<>();
+    sizes.add(1L);
+    sizes.add(100L);
     for (int shift = 20; shift < 62; shift++) {
       sizes.add((1L << shift) - 1);
       sizes.add(1L << shift);
@@ -86,14 +96,11 @@ class FileHashesTest {
       sizes.add(MIB + 1 + (random.nextLong() >>> (2 + random.nextInt(40))));
     }
     for (long size : sizes) {
-      if (size <= MIB) {
-        continue;
-      }
       long part = FileHashes.partSize(size);
       int count = FileHashes.partCount(size, part);
       assertThat(Long.bitCount(part)).as("power of two for size %d", size).isEqualTo(1);
       assertThat(part).as("part size for size %d", size).isGreaterThanOrEqualTo(MIB);
-      assertThat(count).as("parts for size %d", size).isBetween(2, 64);
+      assertThat(count).as("parts for size %d", size).isBetween(size > MIB ? 2 : 1, 64);
       assertThat((long) count).as("parts for size %d", size).isEqualTo((size + part - 1) / part);
       if (part > MIB) {
         assertThat((size + part / 2 - 1) / (part / 2))
@@ -115,7 +122,7 @@ class FileHashesTest {
   // ---------------------------------------------------------------- describe
 
   @Test
-  void describeGivesSizeWholeDigestAndADigestOfEachPartMatchingAnIndependentSha256()
+  void describeGivesSizeWholeSha256AndTheCrc32cOfEachPartMatchingIndependentChecksums()
       throws IOException {
     byte[] large = randomBytes(LARGE, 1);
     byte[] small = randomBytes(100, 2);
@@ -132,14 +139,20 @@ class FileHashesTest {
     assertThat(model.size()).isEqualTo(LARGE);
     assertThat(model.sha256()).isEqualTo(sha256(large, 0, LARGE));
     assertThat(model.partSize()).isEqualTo(MIB);
-    assertThat(model.partSha256())
+    assertThat(model.partCrc32c())
         .containsExactly(
-            sha256(large, 0, (int) MIB),
-            sha256(large, (int) MIB, (int) MIB),
-            sha256(large, (int) (2 * MIB), (int) MIB),
-            sha256(large, (int) (3 * MIB), (int) (MIB / 2)));
+            crc32c(large, 0, (int) MIB),
+            crc32c(large, (int) MIB, (int) MIB),
+            crc32c(large, (int) (2 * MIB), (int) MIB),
+            crc32c(large, (int) (3 * MIB), (int) (MIB / 2)));
     assertThat(described.get("state/small.json"))
-        .isEqualTo(new CheckpointFile("state/small.json", 100, sha256(small, 0, 100)));
+        .isEqualTo(
+            new CheckpointFile(
+                "state/small.json",
+                100,
+                sha256(small, 0, 100),
+                MIB,
+                List.of(crc32c(small, 0, 100))));
     assertThat(described.get("empty.bin"))
         .isEqualTo(
             new CheckpointFile(
@@ -149,7 +162,22 @@ class FileHashesTest {
   }
 
   @Test
-  void describeSplitsOnlyFilesLargerThanOneMebibyte() throws IOException {
+  void aHundredByteFileIsDescribedWithOnePartOfOneMebibyteWhoseCrc32cMatchesAnIndependentOne()
+      throws IOException {
+    byte[] data = randomBytes(100, 12);
+
+    CheckpointFile file =
+        FileHashes.describe(Map.of("state.json", write("state.json", data)), threads)
+            .get("state.json");
+
+    assertThat(file.size()).isEqualTo(100);
+    assertThat(file.sha256()).isEqualTo(sha256(data, 0, 100));
+    assertThat(file.partSize()).isEqualTo(MIB);
+    assertThat(file.partCrc32c()).containsExactly(crc32c(data, 0, 100));
+  }
+
+  @Test
+  void describeGivesAFileOfExactlyOneMebibyteOnePartAndAFileOneByteLongerTwo() throws IOException {
     byte[] exactly = randomBytes((int) MIB, 3);
     byte[] oneMore = randomBytes((int) MIB + 1, 4);
     Map<String, Path> files = new LinkedHashMap<>();
@@ -158,12 +186,13 @@ class FileHashesTest {
 
     Map<String, CheckpointFile> described = FileHashes.describe(files, threads);
 
-    assertThat(described.get("exactly.bin").partSize()).isZero();
-    assertThat(described.get("exactly.bin").partSha256()).isEmpty();
+    assertThat(described.get("exactly.bin").partSize()).isEqualTo(MIB);
+    assertThat(described.get("exactly.bin").partCrc32c())
+        .containsExactly(crc32c(exactly, 0, (int) MIB));
     assertThat(described.get("exactly.bin").sha256()).isEqualTo(sha256(exactly, 0, (int) MIB));
     assertThat(described.get("one-more.bin").partSize()).isEqualTo(MIB);
-    assertThat(described.get("one-more.bin").partSha256())
-        .containsExactly(sha256(oneMore, 0, (int) MIB), sha256(oneMore, (int) MIB, 1));
+    assertThat(described.get("one-more.bin").partCrc32c())
+        .containsExactly(crc32c(oneMore, 0, (int) MIB), crc32c(oneMore, (int) MIB, 1));
     assertThat(described.get("one-more.bin").sha256())
         .isEqualTo(sha256(oneMore, 0, oneMore.length));
   }
@@ -186,7 +215,8 @@ class FileHashesTest {
     Path file = write("model.bin", randomBytes(LARGE, 5));
 
     Map<String, CheckpointFile> described = FileHashes.describe(Map.of("model.bin", file), threads);
-    FileHashes.verify(Map.of(described.get("model.bin"), file), threads, new HashMap<>());
+    FileHashes.verify(
+        Map.of(described.get("model.bin"), file), Algorithm.CRC32C, threads, new HashMap<>());
 
     int cores = Runtime.getRuntime().availableProcessors();
     // All hashing happens on the factory's threads, at most one per core per call.
@@ -195,7 +225,7 @@ class FileHashesTest {
   }
 
   @Test
-  void anInterruptedCallerGetsCorrectDigestsAndKeepsItsInterruptFlag() throws IOException {
+  void anInterruptedCallerGetsCorrectChecksumsAndKeepsItsInterruptFlag() throws IOException {
     byte[] data = randomBytes(LARGE, 6);
     Path file = write("model.bin", data);
     Map<String, CheckpointFile> described = FileHashes.describe(Map.of("model.bin", file), threads);
@@ -205,7 +235,9 @@ class FileHashesTest {
     List<FileHashes.Mismatch> mismatches;
     boolean stillInterrupted;
     try {
-      mismatches = FileHashes.verify(Map.of(described.get("model.bin"), file), threads, failures);
+      mismatches =
+          FileHashes.verify(
+              Map.of(described.get("model.bin"), file), Algorithm.CRC32C, threads, failures);
     } finally {
       stillInterrupted = Thread.interrupted();
     }
@@ -218,12 +250,17 @@ class FileHashesTest {
   // ---------------------------------------------------------------- verify
 
   @Test
-  void verifyOfIntactFilesFindsNothing() throws IOException {
+  void verifyOfIntactFilesFindsNothingWithEitherAlgorithm() throws IOException {
     Map<CheckpointFile, Path> files = describedFiles();
-    Map<String, IOException> failures = new HashMap<>();
 
-    assertThat(FileHashes.verify(files, threads, failures)).isEmpty();
-    assertThat(failures).isEmpty();
+    for (Algorithm algorithm : Algorithm.values()) {
+      Map<String, IOException> failures = new HashMap<>();
+
+      assertThat(FileHashes.verify(files, algorithm, threads, failures))
+          .as("%s", algorithm)
+          .isEmpty();
+      assertThat(failures).as("%s", algorithm).isEmpty();
+    }
   }
 
   @Test
@@ -238,12 +275,17 @@ class FileHashesTest {
     Map<String, IOException> failures = new HashMap<>();
 
     List<FileHashes.Mismatch> mismatches =
-        FileHashes.verify(Map.of(expected, file), threads, failures);
+        FileHashes.verify(Map.of(expected, file), Algorithm.CRC32C, threads, failures);
 
     assertThat(mismatches)
         .containsExactly(
             new FileHashes.Mismatch(
-                "model.bin", 2, 2 * MIB, MIB, sha256(data, (int) (2 * MIB), (int) MIB)));
+                "model.bin",
+                2,
+                2 * MIB,
+                MIB,
+                Algorithm.CRC32C,
+                crc32c(data, (int) (2 * MIB), (int) MIB)));
     assertThat(failures).isEmpty();
   }
 
@@ -257,47 +299,120 @@ class FileHashesTest {
     flipByte(file, 0);
 
     List<FileHashes.Mismatch> mismatches =
-        FileHashes.verify(Map.of(expected, file), threads, new HashMap<>());
+        FileHashes.verify(Map.of(expected, file), Algorithm.CRC32C, threads, new HashMap<>());
 
     assertThat(mismatches)
         .extracting(
             FileHashes.Mismatch::name,
             FileHashes.Mismatch::part,
             FileHashes.Mismatch::offset,
-            FileHashes.Mismatch::length)
+            FileHashes.Mismatch::length,
+            FileHashes.Mismatch::algorithm)
         .containsExactly(
-            org.assertj.core.groups.Tuple.tuple("model.bin", 0, 0L, MIB),
-            org.assertj.core.groups.Tuple.tuple("model.bin", 3, 3 * MIB, MIB / 2));
+            org.assertj.core.groups.Tuple.tuple("model.bin", 0, 0L, MIB, Algorithm.CRC32C),
+            org.assertj.core.groups.Tuple.tuple(
+                "model.bin", 3, 3 * MIB, MIB / 2, Algorithm.CRC32C));
   }
 
   @Test
-  void flippedByteInAFileWithoutPartsIsReportedForTheWholeFileAsPartMinusOne() throws IOException {
+  void withCrc32cAFileRecordedWithoutPartsFallsBackToItsWholeSha256AndAFlipIsPartMinusOne()
+      throws IOException {
     byte[] data = randomBytes(1000, 8);
     Path file = write("state.json", data);
+    // As parsed from a manifest written before part CRC32Cs: no parts.
     CheckpointFile expected = new CheckpointFile("state.json", 1000, sha256(data, 0, 1000));
+    assertThat(
+            FileHashes.verify(Map.of(expected, file), Algorithm.CRC32C, threads, new HashMap<>()))
+        .isEmpty();
     flipByte(file, 999);
     data[999] ^= 1;
 
     List<FileHashes.Mismatch> mismatches =
-        FileHashes.verify(Map.of(expected, file), threads, new HashMap<>());
+        FileHashes.verify(Map.of(expected, file), Algorithm.CRC32C, threads, new HashMap<>());
 
     assertThat(mismatches)
-        .containsExactly(new FileHashes.Mismatch("state.json", -1, 0, 1000, sha256(data, 0, 1000)));
+        .containsExactly(
+            new FileHashes.Mismatch(
+                "state.json", -1, 0, 1000, Algorithm.SHA256, sha256(data, 0, 1000)));
   }
 
   @Test
-  void verifyChecksThePartsNotTheWholeFileDigestOfAFileWithParts() throws IOException {
+  void verifyWithCrc32cChecksThePartsNotTheWholeFileSha256OfAFileWithParts() throws IOException {
     byte[] data = randomBytes(LARGE, 9);
     Path file = write("model.bin", data);
     CheckpointFile described =
         FileHashes.describe(Map.of("model.bin", file), threads).get("model.bin");
-    String wrong = sha256(new byte[] {1}, 0, 1);
-    CheckpointFile wrongWholeDigest =
+    CheckpointFile wrongWholeSha256 =
         new CheckpointFile(
-            "model.bin", described.size(), wrong, described.partSize(), described.partSha256());
+            "model.bin",
+            described.size(),
+            sha256(new byte[] {1}, 0, 1),
+            described.partSize(),
+            described.partCrc32c());
 
-    assertThat(FileHashes.verify(Map.of(wrongWholeDigest, file), threads, new HashMap<>()))
+    assertThat(
+            FileHashes.verify(
+                Map.of(wrongWholeSha256, file), Algorithm.CRC32C, threads, new HashMap<>()))
         .isEmpty();
+  }
+
+  @Test
+  void verifyWithSha256ReportsAWrongWholeFileSha256AsPartMinusOneEvenIfThePartsMatch()
+      throws IOException {
+    byte[] data = randomBytes(LARGE, 13);
+    Path file = write("model.bin", data);
+    CheckpointFile wrongWholeSha256 =
+        new CheckpointFile(
+            "model.bin", LARGE, sha256(new byte[] {1}, 0, 1), MIB, partCrc32cs(data, (int) MIB));
+    Map<String, IOException> failures = new HashMap<>();
+
+    List<FileHashes.Mismatch> mismatches =
+        FileHashes.verify(Map.of(wrongWholeSha256, file), Algorithm.SHA256, threads, failures);
+
+    assertThat(mismatches)
+        .containsExactly(
+            new FileHashes.Mismatch(
+                "model.bin", -1, 0, LARGE, Algorithm.SHA256, sha256(data, 0, LARGE)));
+    assertThat(failures).isEmpty();
+  }
+
+  @Test
+  void verifyWithSha256IgnoresWrongPartChecksumsWhenTheWholeFileSha256Matches() throws IOException {
+    byte[] data = randomBytes(LARGE, 14);
+    Path file = write("model.bin", data);
+    CheckpointFile wrongParts =
+        new CheckpointFile(
+            "model.bin",
+            LARGE,
+            sha256(data, 0, LARGE),
+            MIB,
+            List.of("00000000", "00000000", "00000000", "00000000"));
+
+    assertThat(
+            FileHashes.verify(Map.of(wrongParts, file), Algorithm.SHA256, threads, new HashMap<>()))
+        .isEmpty();
+    assertThat(
+            FileHashes.verify(Map.of(wrongParts, file), Algorithm.CRC32C, threads, new HashMap<>()))
+        .as("the same entry checked by its parts")
+        .hasSize(4);
+  }
+
+  @Test
+  void verifyWithSha256ReportsAFlippedByteInAFileWithPartsForTheWholeFile() throws IOException {
+    byte[] data = randomBytes(LARGE, 15);
+    Path file = write("model.bin", data);
+    CheckpointFile expected =
+        FileHashes.describe(Map.of("model.bin", file), threads).get("model.bin");
+    flipByte(file, 2 * MIB + 7);
+    data[(int) (2 * MIB + 7)] ^= 1;
+
+    List<FileHashes.Mismatch> mismatches =
+        FileHashes.verify(Map.of(expected, file), Algorithm.SHA256, threads, new HashMap<>());
+
+    assertThat(mismatches)
+        .containsExactly(
+            new FileHashes.Mismatch(
+                "model.bin", -1, 0, LARGE, Algorithm.SHA256, sha256(data, 0, LARGE)));
   }
 
   @Test
@@ -309,11 +424,66 @@ class FileHashesTest {
     flipByte(files.get(state), 3);
     Map<String, IOException> failures = new HashMap<>();
 
-    List<FileHashes.Mismatch> mismatches = FileHashes.verify(files, threads, failures);
+    List<FileHashes.Mismatch> mismatches =
+        FileHashes.verify(files, Algorithm.CRC32C, threads, failures);
 
     assertThat(failures).containsOnlyKeys("model.bin");
     assertThat(failures.get("model.bin")).isInstanceOf(NoSuchFileException.class);
     assertThat(mismatches).extracting(FileHashes.Mismatch::name).containsExactly("state.json");
+  }
+
+  @Test
+  void anEmptyFileHasNothingToMismatchWithEitherAlgorithm() throws IOException {
+    Path file = write("empty.bin", new byte[0]);
+    CheckpointFile expected =
+        new CheckpointFile(
+            "empty.bin", 0, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+
+    for (Algorithm algorithm : Algorithm.values()) {
+      Map<String, IOException> failures = new HashMap<>();
+
+      assertThat(FileHashes.verify(Map.of(expected, file), algorithm, threads, failures))
+          .as("%s", algorithm)
+          .isEmpty();
+      assertThat(failures).as("%s", algorithm).isEmpty();
+    }
+  }
+
+  // ---------------------------------------------------------------- crc32c
+
+  @Test
+  void crc32cOfTheAsciiDigitsOneToNineIsTheCrc32cCheckValue() {
+    assertThat(FileHashes.crc32c("123456789".getBytes(StandardCharsets.US_ASCII)))
+        .isEqualTo("e3069283");
+  }
+
+  @Test
+  void crc32cOfNoBytesIsEightZeros() {
+    assertThat(FileHashes.crc32c(new byte[0])).isEqualTo("00000000");
+  }
+
+  @Test
+  void crc32cIsEightLowercaseHexDigitsKeepingLeadingZeros() {
+    // Finds contents whose CRC32C is below 0x10000000, so its hex starts with a zero.
+    byte[] data = null;
+    for (long seed = 0; data == null; seed++) {
+      byte[] candidate = randomBytes(16, seed);
+      if (Long.parseLong(crc32c(candidate, 0, 16), 16) < 0x1000_0000L) {
+        data = candidate;
+      }
+    }
+
+    assertThat(FileHashes.crc32c(data)).startsWith("0").isEqualTo(crc32c(data, 0, 16));
+    for (long seed = 100; seed < 200; seed++) {
+      byte[] random = randomBytes(64, seed);
+      assertThat(FileHashes.crc32c(random)).matches("[0-9a-f]{8}").isEqualTo(crc32c(random, 0, 64));
+    }
+  }
+
+  @Test
+  void algorithmsAreLabelledAsPeopleKnowThem() {
+    assertThat(Algorithm.SHA256.label()).isEqualTo("SHA-256");
+    assertThat(Algorithm.CRC32C.label()).isEqualTo("CRC32C");
   }
 
   // ---------------------------------------------------------------- helpers
@@ -350,6 +520,22 @@ class FileHashesTest {
     } catch (NoSuchAlgorithmException e) {
       throw new AssertionError(e);
     }
+  }
+
+  /** Independent hex CRC32C of {@code length} bytes from {@code offset}. */
+  private static String crc32c(byte[] data, int offset, int length) {
+    CRC32C crc = new CRC32C();
+    crc.update(data, offset, length);
+    return String.format("%08x", crc.getValue());
+  }
+
+  /** Independent part CRC32Cs of {@code data} in parts of {@code partSize}. */
+  private static List<String> partCrc32cs(byte[] data, int partSize) {
+    List<String> parts = new ArrayList<>();
+    for (int offset = 0; offset < data.length; offset += partSize) {
+      parts.add(crc32c(data, offset, Math.min(partSize, data.length - offset)));
+    }
+    return parts;
   }
 
   private static void flipByte(Path file, long offset) throws IOException {

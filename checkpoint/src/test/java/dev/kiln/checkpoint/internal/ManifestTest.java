@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.checkpoint.CheckpointFile;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,14 +26,20 @@ class ManifestTest {
     return String.valueOf(c).repeat(64);
   }
 
-  /** A manifest with a 2.5 MiB file in three parts and a small file without parts. */
+  /** A part checksum: 8 hex digits. */
+  private static String crc(char c) {
+    return String.valueOf(c).repeat(8);
+  }
+
+  /** A manifest with a 2.5 MiB file in three parts, a small file in one part and an empty file. */
   private static Manifest manifest() {
     Map<String, CheckpointFile> files = new LinkedHashMap<>();
     files.put(
         "model.bin",
         new CheckpointFile(
-            "model.bin", 2 * MIB + MIB / 2, hex('a'), MIB, List.of(hex('b'), hex('c'), hex('d'))));
-    files.put("state.json", new CheckpointFile("state.json", 17, hex('e')));
+            "model.bin", 2 * MIB + MIB / 2, hex('a'), MIB, List.of(crc('b'), crc('c'), crc('d'))));
+    files.put("state.json", new CheckpointFile("state.json", 17, hex('e'), MIB, List.of(crc('e'))));
+    files.put("empty.bin", new CheckpointFile("empty.bin", 0, hex('f')));
     return new Manifest(
         Manifest.FORMAT_VERSION,
         3,
@@ -45,7 +52,7 @@ class ManifestTest {
   }
 
   @Test
-  void partDigestsRoundTrip() throws Exception {
+  void partChecksumsRoundTrip() throws Exception {
     Manifest manifest = manifest();
 
     Manifest parsed = Manifest.parse(manifest.toJson());
@@ -53,9 +60,20 @@ class ManifestTest {
     assertThat(parsed).isEqualTo(manifest);
     CheckpointFile model = parsed.files().get("model.bin");
     assertThat(model.partSize()).isEqualTo(MIB);
-    assertThat(model.partSha256()).containsExactly(hex('b'), hex('c'), hex('d'));
-    assertThat(parsed.files().get("state.json").partSize()).isZero();
-    assertThat(parsed.files().get("state.json").partSha256()).isEmpty();
+    assertThat(model.partCrc32c()).containsExactly(crc('b'), crc('c'), crc('d'));
+    assertThat(parsed.files().get("state.json").partSize()).isEqualTo(MIB);
+    assertThat(parsed.files().get("state.json").partCrc32c()).containsExactly(crc('e'));
+    assertThat(parsed.files().get("empty.bin").partCrc32c()).isEmpty();
+  }
+
+  @Test
+  void partChecksumsAreWrittenAsPartCrc32cAndNeverAsPartSha256() {
+    String json = Manifest.toJsonString(manifest());
+
+    assertThat(json)
+        .contains("\"partCrc32c\"")
+        .contains("\"" + crc('c') + "\"")
+        .doesNotContain("partSha256");
   }
 
   @Test
@@ -63,39 +81,94 @@ class ManifestTest {
     JsonNode files = MAPPER.readTree(manifest().toJson()).get("files");
 
     assertThat(files.get(0).get("partSize").asLong()).isEqualTo(MIB);
-    assertThat(files.get(0).get("partSha256")).hasSize(3);
-    assertThat(files.get(0).get("partSha256").get(2).asText()).isEqualTo(hex('d'));
-    assertThat(files.get(1).has("partSize")).isFalse();
-    assertThat(files.get(1).has("partSha256")).isFalse();
+    assertThat(files.get(0).get("partCrc32c")).hasSize(3);
+    assertThat(files.get(0).get("partCrc32c").get(2).asText()).isEqualTo(crc('d'));
+    assertThat(files.get(2).get("name").asText()).isEqualTo("empty.bin");
+    assertThat(files.get(2).has("partSize")).isFalse();
+    assertThat(files.get(2).has("partCrc32c")).isFalse();
   }
 
   @Test
-  void entryWithoutPartFieldsParsesAsAFileWithoutParts() throws Exception {
-    byte[] json =
-        edit(
-            model -> {
-              model.remove("partSize");
-              model.remove("partSha256");
-            });
+  void aFormatVersion1EntryWithoutPartFieldsParsesAsAFileWithoutParts() throws Exception {
+    ObjectNode root = (ObjectNode) MAPPER.readTree(manifest().toJson());
+    root.put("formatVersion", 1);
+    ObjectNode entry = (ObjectNode) root.get("files").get(0);
+    entry.remove("partSize");
+    entry.remove("partCrc32c");
 
-    CheckpointFile model = Manifest.parse(json).files().get("model.bin");
+    CheckpointFile model = Manifest.parse(MAPPER.writeValueAsBytes(root)).files().get("model.bin");
 
     assertThat(model).isEqualTo(new CheckpointFile("model.bin", 2 * MIB + MIB / 2, hex('a')));
   }
 
   @Test
-  void fewerPartDigestsThanSizeAndPartSizeNeedAreRejected() throws IOException {
-    byte[] json = edit(model -> ((ArrayNode) model.get("partSha256")).remove(2));
+  void legacyEntryWithPartSizeAndPartSha256ParsesAsAFileWithoutPartsKeepingItsSha256()
+      throws Exception {
+    // As the previous Kiln wrote it: format version 1, a SHA-256 per part of a file over 1 MiB.
+    String json =
+        """
+        {
+          "format" : "kiln-checkpoint",
+          "formatVersion" : 1,
+          "epoch" : 3,
+          "step" : 1234,
+          "createdAt" : "2025-01-02T03:04:05Z",
+          "versions" : { "kiln" : "0.1.0" },
+          "metrics" : { },
+          "metadata" : { },
+          "files" : [ {
+            "name" : "model.bin",
+            "size" : 2621440,
+            "sha256" : "%s",
+            "partSize" : 1048576,
+            "partSha256" : [ "%s", "%s", "%s" ]
+          }, {
+            "name" : "state.json",
+            "size" : 17,
+            "sha256" : "%s"
+          } ]
+        }
+        """
+            .formatted(hex('a'), hex('b'), hex('c'), hex('d'), hex('e'));
+
+    Manifest parsed = Manifest.parse(json.getBytes(StandardCharsets.UTF_8));
+
+    CheckpointFile model = parsed.files().get("model.bin");
+    assertThat(model.sha256()).isEqualTo(hex('a'));
+    assertThat(model.size()).isEqualTo(2 * MIB + MIB / 2);
+    assertThat(model.partSize()).isZero();
+    assertThat(model.partCrc32c()).isEmpty();
+    assertThat(model).isEqualTo(new CheckpointFile("model.bin", 2 * MIB + MIB / 2, hex('a')));
+    assertThat(parsed.files().get("state.json"))
+        .isEqualTo(new CheckpointFile("state.json", 17, hex('e')));
+    assertThat(parsed.formatVersion()).isEqualTo(1);
+  }
+
+  @Test
+  void legacyPartSha256NextToPartCrc32cIsIgnored() throws Exception {
+    byte[] json =
+        edit(
+            model -> {
+              ArrayNode legacy = model.putArray("partSha256");
+              legacy.add(hex('1')).add(hex('2'));
+            });
+
+    assertThat(Manifest.parse(json)).isEqualTo(manifest());
+  }
+
+  @Test
+  void fewerPartChecksumsThanSizeAndPartSizeNeedAreRejected() throws IOException {
+    byte[] json = edit(model -> ((ArrayNode) model.get("partCrc32c")).remove(2));
 
     assertThatThrownBy(() -> Manifest.parse(json))
         .isInstanceOf(Manifest.InvalidManifestException.class)
         .hasMessageContaining("'model.bin'")
-        .hasMessageContaining("partSha256 has 2 digests");
+        .hasMessageContaining("partCrc32c has 2 checksums");
   }
 
   @Test
-  void morePartDigestsThanSizeAndPartSizeNeedAreRejected() throws IOException {
-    byte[] json = edit(model -> ((ArrayNode) model.get("partSha256")).add(hex('f')));
+  void morePartChecksumsThanSizeAndPartSizeNeedAreRejected() throws IOException {
+    byte[] json = edit(model -> ((ArrayNode) model.get("partCrc32c")).add(crc('f')));
 
     assertThatThrownBy(() -> Manifest.parse(json))
         .isInstanceOf(Manifest.InvalidManifestException.class)
@@ -103,7 +176,7 @@ class ManifestTest {
   }
 
   @Test
-  void partSizeThatDoesNotFitTheDigestCountIsRejected() throws IOException {
+  void partSizeThatDoesNotFitTheChecksumCountIsRejected() throws IOException {
     byte[] json = edit(model -> model.put("partSize", 2 * MIB));
 
     assertThatThrownBy(() -> Manifest.parse(json))
@@ -112,53 +185,83 @@ class ManifestTest {
   }
 
   @Test
-  void uppercaseHexPartDigestIsRejected() throws IOException {
-    byte[] json = edit(model -> ((ArrayNode) model.get("partSha256")).set(1, hex('B')));
+  void uppercaseHexPartChecksumIsRejected() throws IOException {
+    byte[] json = edit(model -> ((ArrayNode) model.get("partCrc32c")).set(1, "BBBBBBBB"));
 
     assertThatThrownBy(() -> Manifest.parse(json))
         .isInstanceOf(Manifest.InvalidManifestException.class)
         .hasMessageContaining("'model.bin'")
-        .hasMessageContaining("malformed part digest");
+        .hasMessageContaining("malformed part checksum");
   }
 
   @Test
-  void nonHexPartDigestIsRejected() throws IOException {
-    byte[] json = edit(model -> ((ArrayNode) model.get("partSha256")).set(0, hex('z')));
+  void nonHexPartChecksumIsRejected() throws IOException {
+    byte[] json = edit(model -> ((ArrayNode) model.get("partCrc32c")).set(0, crc('z')));
 
     assertThatThrownBy(() -> Manifest.parse(json))
         .isInstanceOf(Manifest.InvalidManifestException.class)
-        .hasMessageContaining("malformed part digest");
+        .hasMessageContaining("malformed part checksum");
   }
 
   @Test
-  void shortPartDigestIsRejected() throws IOException {
-    byte[] json = edit(model -> ((ArrayNode) model.get("partSha256")).set(0, "abc"));
+  void partChecksumOfSevenHexDigitsIsRejected() throws IOException {
+    byte[] json = edit(model -> ((ArrayNode) model.get("partCrc32c")).set(0, "abcdef0"));
 
     assertThatThrownBy(() -> Manifest.parse(json))
         .isInstanceOf(Manifest.InvalidManifestException.class)
-        .hasMessageContaining("malformed part digest");
+        .hasMessageContaining("'model.bin'")
+        .hasMessageContaining("malformed part checksum");
   }
 
   @Test
-  void numericPartDigestIsRejected() throws IOException {
-    byte[] json = edit(model -> ((ArrayNode) model.get("partSha256")).set(0, 7));
+  void partChecksumOfNineHexDigitsIsRejected() throws IOException {
+    byte[] json = edit(model -> ((ArrayNode) model.get("partCrc32c")).set(0, "abcdef012"));
 
     assertThatThrownBy(() -> Manifest.parse(json))
         .isInstanceOf(Manifest.InvalidManifestException.class)
-        .hasMessageContaining("malformed part digest");
+        .hasMessageContaining("malformed part checksum");
   }
 
   @Test
-  void partSizeWithoutPartDigestsIsRejected() throws IOException {
-    byte[] json = edit(model -> model.remove("partSha256"));
+  void aSha256InPartCrc32cIsRejected() throws IOException {
+    byte[] json = edit(model -> ((ArrayNode) model.get("partCrc32c")).set(0, hex('b')));
 
     assertThatThrownBy(() -> Manifest.parse(json))
         .isInstanceOf(Manifest.InvalidManifestException.class)
-        .hasMessageContaining("'model.bin' has malformed parts");
+        .hasMessageContaining("malformed part checksum");
   }
 
   @Test
-  void partDigestsWithoutPartSizeAreRejected() throws IOException {
+  void numericPartChecksumIsRejected() throws IOException {
+    byte[] json = edit(model -> ((ArrayNode) model.get("partCrc32c")).set(0, 7));
+
+    assertThatThrownBy(() -> Manifest.parse(json))
+        .isInstanceOf(Manifest.InvalidManifestException.class)
+        .hasMessageContaining("malformed part checksum");
+  }
+
+  @Test
+  void aFormatVersion2EntryOfANonEmptyFileWithoutPartCrc32cIsRejected() throws Exception {
+    byte[] json = edit(model -> model.remove("partCrc32c"));
+
+    assertThatThrownBy(() -> Manifest.parse(json))
+        .isInstanceOf(Manifest.InvalidManifestException.class)
+        .hasMessageContaining("entry for file 'model.bin' has no part checksums");
+  }
+
+  @Test
+  void aFormatVersion1EntryWithPartSizeButNoPartCrc32cHasNoParts() throws Exception {
+    ObjectNode root = (ObjectNode) MAPPER.readTree(manifest().toJson());
+    root.put("formatVersion", 1);
+    ((ObjectNode) root.get("files").get(0)).remove("partCrc32c");
+
+    CheckpointFile model = Manifest.parse(MAPPER.writeValueAsBytes(root)).files().get("model.bin");
+
+    assertThat(model).isEqualTo(new CheckpointFile("model.bin", 2 * MIB + MIB / 2, hex('a')));
+  }
+
+  @Test
+  void partCrc32cWithoutPartSizeIsRejected() throws IOException {
     byte[] json = edit(model -> model.remove("partSize"));
 
     assertThatThrownBy(() -> Manifest.parse(json))
@@ -182,8 +285,8 @@ class ManifestTest {
   }
 
   @Test
-  void partDigestsThatAreNotAnArrayAreRejected() throws IOException {
-    byte[] json = edit(model -> model.put("partSha256", hex('b')));
+  void partCrc32cThatIsNotAnArrayIsRejected() throws IOException {
+    byte[] json = edit(model -> model.put("partCrc32c", crc('b')));
 
     assertThatThrownBy(() -> Manifest.parse(json))
         .isInstanceOf(Manifest.InvalidManifestException.class)
