@@ -32,8 +32,8 @@ import java.util.Random;
  * <ul>
  *   <li>save: Kiln = NDArrays to file, fsync, SHA-256 and part CRC32Cs, manifest, atomic rename,
  *       directory fsync, prune the previous checkpoint; raw = write the same bytes (already in
- *       {@code byte[]}s) in 1 MiB slices to one {@link FileChannel} and {@code force(true)}, then
- *       delete the previous file.
+ *       {@code byte[]}s) in 1 MiB slices to one {@link FileChannel} and {@code force(true)} (the
+ *       previous file is deleted before, outside the timing).
  *   <li>load: Kiln = {@code latestValid(reader)} with {@code TensorFile.readInto} the arrays of the
  *       state (as a resume into a built model does): every byte checked against the part CRC32Cs
  *       (the store's default {@link Verification}); raw = read the same bytes into {@code byte[]}s.
@@ -45,10 +45,10 @@ import java.util.Random;
  *       as on a new machine after a preemption.
  * </ul>
  *
- * Saves alternate Kiln and raw, and so do loads, in alternating order; the median and the best of
- * each are printed (the best is steadier on a shared disk). Usage (from the repository root, after
- * {@code mvn -B -q -o -pl checkpoint install -DskipTests && mvn -B -q -o -pl bench package
- * -DskipTests}):
+ * Saves alternate Kiln and raw; then loads alternate, in alternating order, as a resume would load:
+ * not while a save's background work still runs. The median and the best of each are printed (the
+ * best is steadier on a shared disk). Usage (from the repository root, after {@code mvn -B -q -o
+ * -pl checkpoint install -DskipTests && mvn -B -q -o -pl bench package -DskipTests}):
  *
  * <pre>
  * java -Dai.djl.offline=true -Xmx3g -cp "bench/target/classes:bench/target/lib/*" \
@@ -110,6 +110,9 @@ public final class CheckpointBenchmark {
       tensors.put(e.getKey(), manager.create(buffer, shape, DataType.FLOAT32));
       bytes += data.length;
     }
+    // Start empty: a checkpoint left by an earlier run with the same step would sort as newer
+    // (".1") and be the one loaded.
+    deleteRecursively(dir);
     Files.createDirectories(dir);
     Path rawDir = Files.createDirectories(dir.resolve("raw"));
     CheckpointStore store =
@@ -126,23 +129,33 @@ public final class CheckpointBenchmark {
     double[] kilnCold = new double[reps];
     double[] rawCold = new double[reps];
     boolean cold = canEvict(rawDir.resolve("probe"));
-    // One untimed round of each to load classes and JIT the paths.
+    // Untimed rounds to load classes and let the JIT compile both paths (as a benchmark harness
+    // would): about 1 GB of loads, at least one round each.
     saveKiln(store, 0, tensors);
     saveRaw(rawDir.resolve("warmup.bin"), raw);
-    loadKiln(store, tensors);
-    loadRaw(rawDir.resolve("warmup.bin"), raw);
+    for (long done = 0; done == 0 || done < (1L << 30); done += bytes) {
+      loadKiln(store, tensors);
+      loadKiln(sha256Store, tensors);
+      loadFresh(store, manager);
+      loadRaw(rawDir.resolve("warmup.bin"), raw);
+    }
     Path rawFile = null;
     for (int i = 0; i < reps; i++) {
       rawFile = rawDir.resolve("state-" + i + ".bin");
       Path previous = rawDir.resolve(i == 0 ? "warmup.bin" : "state-" + (i - 1) + ".bin");
+      // Outside the timing: deleting a 1 GiB file can take a second on a disk with online
+      // discard, and the store deletes pruned checkpoints in the background.
+      Files.delete(previous);
       long t0 = System.nanoTime();
       saveRaw(rawFile, raw);
-      Files.delete(previous); // like the store's keepLast(1) pruning
       long t1 = System.nanoTime();
       saveKiln(store, i + 1, tensors);
       rawSave[i] = (t1 - t0) / 1e9;
       kilnSave[i] = (System.nanoTime() - t1) / 1e9;
-      // Alternating which load goes first: the first pays for a CPU that idled through the fsync.
+    }
+    // Loads as a resume does them: not right after a save, whose background work (fsync,
+    // deleting the pruned checkpoint) would still be running. Alternating which goes first.
+    for (int i = 0; i < reps; i++) {
       for (int k = 0; k < 2; k++) {
         long start = System.nanoTime();
         if ((i + k) % 2 == 0) {
@@ -288,6 +301,17 @@ public final class CheckpointBenchmark {
             // keep reading
           }
         }
+      }
+    }
+  }
+
+  private static void deleteRecursively(Path path) throws IOException {
+    if (!Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    try (java.util.stream.Stream<Path> walk = Files.walk(path)) {
+      for (Path p : (Iterable<Path>) walk.sorted(java.util.Comparator.reverseOrder())::iterator) {
+        Files.delete(p);
       }
     }
   }

@@ -6,8 +6,10 @@ import dev.kiln.checkpoint.internal.Failures;
 import dev.kiln.checkpoint.internal.FileHashes;
 import dev.kiln.checkpoint.internal.FileOps;
 import dev.kiln.checkpoint.internal.Manifest;
+import dev.kiln.checkpoint.internal.Preloaded;
 import dev.kiln.checkpoint.internal.RetentionPlan;
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -18,6 +20,7 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -235,7 +238,9 @@ public final class CheckpointStore {
    * the longer of the two rather than their sum. If the checksums fail, the reader's result is
    * closed (when {@link AutoCloseable}), the checkpoint is skipped as in {@link #latestValid()},
    * and the next older one is read. A checkpoint under 64 MiB is verified first and read only if it
-   * verifies: for so little data the threads would cost more than they save.
+   * verifies: for so little data the threads would cost more than they save. One of up to 16 MiB is
+   * read into memory once and verified there, and {@link TensorFile} calls of the reader on this
+   * thread parse those bytes rather than the file: what was checked is what is loaded.
    *
    * @return what the reader returned for the newest valid checkpoint (empty if it returned null);
    *     empty if there is none, then {@link #problems()} says why each one failed
@@ -281,6 +286,24 @@ public final class CheckpointStore {
   private <T> Read<T> readWhileVerifying(
       Unverified unverified, CheckpointReader<T> reader, List<CheckpointProblem> found) {
     long bytes = unverified.toHash().keySet().stream().mapToLong(CheckpointFile::size).sum();
+    if (bytes < concurrentReadBytes && bytes <= Preloaded.MAX_BYTES) {
+      // Small: read once into memory, verify there, and let the reader parse those same bytes.
+      ByteBuffer memory = Preloaded.takeBuffer((int) bytes);
+      try {
+        Map<Path, ByteBuffer> contents = new HashMap<>();
+        checkContents(unverified, found, memory, contents);
+        if (!found.isEmpty()) {
+          return new Read<>(false, null);
+        }
+        try (Preloaded.Scope scope = Preloaded.install(contents)) {
+          return new Read<>(true, reader.read(unverified.checkpoint()));
+        } catch (IOException e) {
+          throw readFailed(unverified, e);
+        }
+      } finally {
+        Preloaded.giveBack(memory);
+      }
+    }
     if (bytes < concurrentReadBytes) {
       // Small: hashing takes milliseconds, and reading beside it only fights it for the cores.
       checkContents(unverified, found);
@@ -856,18 +879,41 @@ public final class CheckpointStore {
 
   /** Hashes the files (or their parts) on all cores and adds a problem for each mismatch. */
   private void checkContents(Unverified unverified, List<CheckpointProblem> found) {
-    Path dir = unverified.checkpoint().directory();
-    Manifest manifest = unverified.manifest();
-    Map<CheckpointFile, Path> toHash = unverified.toHash();
     Map<String, IOException> failures = new LinkedHashMap<>();
     List<FileHashes.Mismatch> mismatches =
-        FileHashes.verify(
-            toHash,
-            verification == Verification.SHA256
-                ? FileHashes.Algorithm.SHA256
-                : FileHashes.Algorithm.CRC32C,
-            threadFactory,
-            failures);
+        FileHashes.verify(unverified.toHash(), algorithm(), threadFactory, failures);
+    addProblems(unverified, mismatches, failures, found);
+  }
+
+  /**
+   * Reads the files into {@code memory}, checks the copy and adds a problem for each mismatch;
+   * {@code contents} receives each file's bytes.
+   */
+  private void checkContents(
+      Unverified unverified,
+      List<CheckpointProblem> found,
+      ByteBuffer memory,
+      Map<Path, ByteBuffer> contents) {
+    Map<String, IOException> failures = new LinkedHashMap<>();
+    List<FileHashes.Mismatch> mismatches =
+        FileHashes.readAndVerify(
+            unverified.toHash(), algorithm(), threadFactory, memory, contents, failures);
+    addProblems(unverified, mismatches, failures, found);
+  }
+
+  private FileHashes.Algorithm algorithm() {
+    return verification == Verification.SHA256
+        ? FileHashes.Algorithm.SHA256
+        : FileHashes.Algorithm.CRC32C;
+  }
+
+  private static void addProblems(
+      Unverified unverified,
+      List<FileHashes.Mismatch> mismatches,
+      Map<String, IOException> failures,
+      List<CheckpointProblem> found) {
+    Path dir = unverified.checkpoint().directory();
+    Manifest manifest = unverified.manifest();
     failures.forEach((name, e) -> found.add(ioProblem(dir, name, e)));
     for (FileHashes.Mismatch m : mismatches) {
       String algorithm = m.algorithm().label();

@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import dev.kiln.checkpoint.internal.Failures;
 import dev.kiln.checkpoint.internal.NdListReader;
+import dev.kiln.checkpoint.internal.Preloaded;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
@@ -125,7 +126,7 @@ public final class TensorFile {
     Objects.requireNonNull(file, "file == null");
     Objects.requireNonNull(manager, "manager == null");
     List<NDArray> list;
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+    try (FileChannel channel = Preloaded.open(file)) {
       list = NdListReader.read(channel, manager);
     } catch (NdListReader.MalformedException e) {
       throw notReadable(file, e.getMessage(), e);
@@ -212,7 +213,7 @@ public final class TensorFile {
   public static void readInto(Path file, Map<String, NDArray> targets) throws IOException {
     Objects.requireNonNull(file, "file == null");
     Objects.requireNonNull(targets, "targets == null");
-    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+    try (FileChannel channel = Preloaded.open(file)) {
       List<NdListReader.Header> headers = NdListReader.headers(channel);
       if (headers == null) {
         throw notReadable(file, "it is in another format (npz or safetensors)", null);

@@ -317,6 +317,47 @@ class TensorFileTest {
   }
 
   @Test
+  void readIntoOnTwoThreadsAtOnceFillsEachThreadsTargetsWithItsOwnFile() throws Exception {
+    // Both threads want the one kept staging buffer; neither may see the other's bytes.
+    Path[] files = {dir.resolve("a.ndlist"), dir.resolve("b.ndlist")};
+    TensorFile.write(files[0], Map.of("w", manager.arange(0f, 50_000f)));
+    TensorFile.write(files[1], Map.of("w", manager.arange(0f, 50_000f).neg()));
+    NDArray[] targets = {manager.zeros(new Shape(50_000)), manager.zeros(new Shape(50_000))};
+    java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+    java.util.List<Throwable> failures =
+        java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+    Thread[] threads = new Thread[2];
+    for (int t = 0; t < 2; t++) {
+      int me = t;
+      threads[t] =
+          new Thread(
+              () -> {
+                try {
+                  start.await();
+                  for (int round = 0; round < 50; round++) {
+                    targets[me].set(new ai.djl.ndarray.index.NDIndex("..."), 7f);
+                    TensorFile.readInto(files[me], Map.of("w", targets[me]));
+                    float[] values = targets[me].toFloatArray();
+                    float expected = me == 0 ? 49_999f : -49_999f;
+                    if (values[49_999] != expected || values[1] != (me == 0 ? 1f : -1f)) {
+                      throw new AssertionError(
+                          "thread " + me + " round " + round + " read " + values[49_999]);
+                    }
+                  }
+                } catch (Throwable e) {
+                  failures.add(e);
+                }
+              });
+      threads[t].start();
+    }
+    for (Thread thread : threads) {
+      thread.join();
+    }
+
+    assertThat(failures).isEmpty();
+  }
+
+  @Test
   void readIntoFillsAParameterThatRequiresGradientsOnAThreadWithGradModeOn() throws Exception {
     Path file = dir.resolve("t.ndlist");
     TensorFile.write(file, Map.of("w", manager.arange(0f, 6f).reshape(2, 3)));

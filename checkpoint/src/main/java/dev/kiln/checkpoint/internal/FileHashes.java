@@ -190,6 +190,108 @@ public final class FileHashes {
     return mismatches;
   }
 
+  /**
+   * Reads each file whole into {@code memory} (one after another; the buffer must hold them all)
+   * and checks the copy in memory as {@link #verify} checks the file, all on one thread from {@code
+   * threads}. Reading once serves both the check and the parse ({@link Preloaded}).
+   *
+   * @param contents receives each file's path and its bytes (a slice of {@code memory})
+   * @param failures receives the read failure of each file that could not be read
+   * @return one mismatch per bad part (or whole file), in file and part order
+   */
+  public static List<Mismatch> readAndVerify(
+      Map<CheckpointFile, Path> files,
+      Algorithm algorithm,
+      ThreadFactory threads,
+      ByteBuffer memory,
+      Map<Path, ByteBuffer> contents,
+      Map<String, IOException> failures) {
+    List<Mismatch> mismatches = new ArrayList<>();
+    Throwable[] crashed = new Throwable[1];
+    Thread thread =
+        threads.newThread(
+            () -> {
+              try {
+                int start = 0;
+                for (Map.Entry<CheckpointFile, Path> e : files.entrySet()) {
+                  CheckpointFile expected = e.getKey();
+                  int size = Math.toIntExact(expected.size());
+                  ByteBuffer slice = memory.duplicate().position(start).limit(start + size).slice();
+                  start += size;
+                  try (FileChannel channel =
+                      FileChannel.open(e.getValue(), StandardOpenOption.READ)) {
+                    while (slice.hasRemaining()) {
+                      if (channel.read(slice, slice.position()) < 0) {
+                        throw new IOException(
+                            e.getValue()
+                                + " ended at byte "
+                                + slice.position()
+                                + " (the manifest says "
+                                + size
+                                + ")");
+                      }
+                    }
+                  } catch (IOException io) {
+                    failures.putIfAbsent(expected.name(), named(e.getValue(), io));
+                    continue;
+                  }
+                  contents.put(e.getValue().toAbsolutePath().normalize(), slice.clear());
+                  mismatches.addAll(check(expected, slice, algorithm));
+                }
+              } catch (Throwable t) {
+                crashed[0] = t;
+              }
+            });
+    thread.start();
+    boolean interrupted = false;
+    while (true) {
+      try {
+        thread.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true; // bounded work: finish it, then restore the flag
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+    if (crashed[0] instanceof Error error) {
+      throw error;
+    }
+    if (crashed[0] != null) {
+      throw new IllegalStateException("reading checkpoint files failed unexpectedly", crashed[0]);
+    }
+    return mismatches;
+  }
+
+  /** Checks bytes in memory against {@code expected}, as {@link #verify} checks a file. */
+  private static List<Mismatch> check(
+      CheckpointFile expected, ByteBuffer bytes, Algorithm algorithm) {
+    List<Mismatch> mismatches = new ArrayList<>();
+    if (algorithm == Algorithm.SHA256 || expected.partCrc32c().isEmpty()) {
+      MessageDigest sha = newDigest();
+      sha.update(bytes.duplicate());
+      String actual = HexFormat.of().formatHex(sha.digest());
+      if (!actual.equals(expected.sha256())) {
+        mismatches.add(
+            new Mismatch(expected.name(), -1, 0, expected.size(), Algorithm.SHA256, actual));
+      }
+      return mismatches;
+    }
+    CRC32C crc = new CRC32C();
+    for (int p = 0; p < expected.partCrc32c().size(); p++) {
+      long offset = p * expected.partSize();
+      int length = (int) Math.min(expected.partSize(), expected.size() - offset);
+      crc.reset();
+      crc.update(bytes.duplicate().position((int) offset).limit((int) offset + length));
+      String actual = hex(crc);
+      if (!actual.equals(expected.partCrc32c().get(p))) {
+        mismatches.add(new Mismatch(expected.name(), p, offset, length, Algorithm.CRC32C, actual));
+      }
+    }
+    return mismatches;
+  }
+
   /** Hex CRC32C of {@code bytes}, as the manifest records it (8 lowercase hex digits). */
   public static String crc32c(byte[] bytes) {
     CRC32C crc = new CRC32C();

@@ -126,13 +126,16 @@ public final class NdListReader {
    * buffer and copied from there with the engine's in-place assignment, so targets of any layout,
    * data type or device work. Staging up to {@link #KEPT_STAGING_BYTES} is kept between calls:
    * fresh memory costs a page fault per 4 KiB, which for a small state takes longer than the read.
+   * From a {@link MemoryChannel} the bytes are used where they are, without staging.
    */
   public static void readInto(
       FileChannel channel, List<Header> headers, Map<String, NDArray> targets, NDManager staging)
       throws IOException {
+    // Bytes already in memory become tensors without a staging copy.
+    MemoryChannel inMemory = channel instanceof MemoryChannel m ? m : null;
     int max = 0;
     for (Header h : headers) {
-      max = Math.max(max, h.length());
+      max = inMemory != null ? 0 : Math.max(max, h.length());
     }
     NDArray stagingArray = null;
     ByteBuffer memory;
@@ -152,9 +155,14 @@ public final class NdListReader {
         if (h.length() == 0) {
           continue;
         }
-        ByteBuffer slice = memory.duplicate().clear().limit(h.length()).slice().order(h.order());
-        readFully(channel, slice, h.dataOffset());
-        slice.rewind();
+        ByteBuffer slice;
+        if (inMemory != null) {
+          slice = inMemory.slice(h.dataOffset(), h.length()).order(h.order());
+        } else {
+          slice = memory.duplicate().clear().limit(h.length()).slice().order(h.order());
+          readFully(channel, slice, h.dataOffset());
+          slice.rewind();
+        }
         // A direct buffer becomes a tensor without a copy. Through a view without autograd:
         // PyTorch refuses in-place writes into a parameter that requires gradients on a thread
         // where grad mode is on.
