@@ -8,6 +8,7 @@ import dev.kiln.checkpoint.internal.FileOps;
 import dev.kiln.checkpoint.internal.Manifest;
 import dev.kiln.checkpoint.internal.Preloaded;
 import dev.kiln.checkpoint.internal.RetentionPlan;
+import dev.kiln.checkpoint.internal.TrailingHashes;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.DirectoryStream;
@@ -158,11 +159,14 @@ public final class CheckpointStore {
     Progress progress = new Progress();
     Manifest manifest;
     Syncer syncer = null;
+    TrailingHashes.Session trailing = null;
     try {
       progress.at("creating", temp);
       fileOps.createDirectory(temp);
       progress.at("writing", temp);
+      trailing = TrailingHashes.open(temp, threadFactory);
       writer.write(temp);
+      trailing.endWriting();
       progress.at("listing", temp);
       List<Path> files = new ArrayList<>();
       List<Path> dirs = new ArrayList<>();
@@ -175,7 +179,8 @@ public final class CheckpointStore {
         byName.put(relativeName(temp, file), file);
       }
       progress.at("reading", temp);
-      Map<String, CheckpointFile> described = FileHashes.describe(byName, threadFactory);
+      Map<String, CheckpointFile> described = FileHashes.describe(byName, threadFactory, trailing);
+      trailing.close();
       manifest =
           new Manifest(
               Manifest.FORMAT_VERSION,
@@ -205,10 +210,16 @@ public final class CheckpointStore {
       if (syncer != null) {
         syncer.cancel();
       }
+      if (trailing != null) {
+        trailing.close();
+      }
       throw saveFailed(name, temp, progress, e);
     } catch (Error e) {
       if (syncer != null) {
         syncer.cancel();
+      }
+      if (trailing != null) {
+        trailing.close();
       }
       if (!progress.committed) {
         deleteQuietly(temp, e);

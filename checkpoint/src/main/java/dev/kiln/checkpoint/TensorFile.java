@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.SparseFormat;
 import dev.kiln.checkpoint.internal.Failures;
 import dev.kiln.checkpoint.internal.NdListReader;
 import dev.kiln.checkpoint.internal.Preloaded;
+import dev.kiln.checkpoint.internal.TrailingHashes;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
@@ -58,12 +59,16 @@ public final class TensorFile {
         throw new IllegalArgumentException("tensors has a null name or array: " + e.getKey());
       }
     }
+    TrailingHashes.Tracker tracker = null;
     try (FileChannel channel =
         FileChannel.open(
             file,
             StandardOpenOption.CREATE,
             StandardOpenOption.TRUNCATE_EXISTING,
             StandardOpenOption.WRITE)) {
+      // Inside a CheckpointStore save, a thread of the store hashes what this writes as it goes.
+      tracker = TrailingHashes.track(file);
+      Output output = new Output(channel, tracker);
       ByteArrayOutputStream header = new ByteArrayOutputStream(256);
       DataOutputStream out = new DataOutputStream(header);
       out.writeInt(tensors.size());
@@ -89,12 +94,47 @@ public final class TensorFile {
           out.write(array.getShape().getEncoded());
           out.write(data.order() == ByteOrder.BIG_ENDIAN ? '>' : '<');
           out.writeInt(data.remaining());
-          writeFully(channel, ByteBuffer.wrap(header.toByteArray()));
+          output.write(ByteBuffer.wrap(header.toByteArray()));
           header.reset();
-          writeFully(channel, data);
+          output.write(data);
         }
       }
-      writeFully(channel, ByteBuffer.wrap(header.toByteArray()));
+      output.write(ByteBuffer.wrap(header.toByteArray()));
+      if (tracker != null) {
+        tracker.finished();
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      if (tracker != null) {
+        tracker.failed();
+      }
+      throw e;
+    }
+  }
+
+  /** Writes to the channel in slices, telling the tracker (if any) how far it has got. */
+  private static final class Output {
+    private static final int SLICE = 1 << 20;
+    private final FileChannel channel;
+    private final TrailingHashes.Tracker tracker;
+    private long written;
+
+    Output(FileChannel channel, TrailingHashes.Tracker tracker) {
+      this.channel = channel;
+      this.tracker = tracker;
+    }
+
+    void write(ByteBuffer buffer) throws IOException {
+      while (buffer.hasRemaining()) {
+        ByteBuffer slice = buffer.slice();
+        slice.limit(Math.min(slice.remaining(), SLICE));
+        int n = slice.remaining();
+        writeFully(channel, slice);
+        buffer.position(buffer.position() + n);
+        written += n;
+        if (tracker != null) {
+          tracker.written(written);
+        }
+      }
     }
   }
 

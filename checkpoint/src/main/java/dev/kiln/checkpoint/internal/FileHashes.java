@@ -87,8 +87,19 @@ public final class FileHashes {
    */
   public static Map<String, CheckpointFile> describe(Map<String, Path> files, ThreadFactory threads)
       throws IOException {
+    return describe(files, threads, null);
+  }
+
+  /**
+   * As {@link #describe(Map, ThreadFactory)}, taking the SHA-256 of files {@code trailing} hashed
+   * while they were written when it is usable (it waits for them after the part CRC32Cs).
+   */
+  public static Map<String, CheckpointFile> describe(
+      Map<String, Path> files, ThreadFactory threads, TrailingHashes.Session trailing)
+      throws IOException {
     List<Task> tasks = new ArrayList<>();
     Map<String, Long> sizes = new LinkedHashMap<>();
+    Map<String, String> wholeDigests = new LinkedHashMap<>();
     for (Map.Entry<String, Path> e : files.entrySet()) {
       Path file = e.getValue();
       long size;
@@ -96,7 +107,9 @@ public final class FileHashes {
         size = channel.size();
       }
       sizes.put(e.getKey(), size);
-      tasks.add(new Task(file, 0, size, Algorithm.SHA256));
+      if (trailing == null || !trailing.isTracked(file)) {
+        tasks.add(new Task(file, 0, size, Algorithm.SHA256));
+      }
     }
     for (Map.Entry<String, Path> e : files.entrySet()) {
       long size = sizes.get(e.getKey());
@@ -114,16 +127,43 @@ public final class FileHashes {
       }
       checksums.add((String) result);
     }
+    int next = 0;
+    List<Task> late = new ArrayList<>();
+    for (Map.Entry<String, Path> e : files.entrySet()) {
+      if (trailing == null || !trailing.isTracked(e.getValue())) {
+        wholeDigests.put(e.getKey(), checksums.get(next++));
+      } else {
+        String sha = trailing.sha256(e.getValue());
+        if (sha != null) {
+          wholeDigests.put(e.getKey(), sha);
+        } else {
+          late.add(new Task(e.getValue(), 0, sizes.get(e.getKey()), Algorithm.SHA256));
+        }
+      }
+    }
+    if (!late.isEmpty()) {
+      // A trailing hash that is not usable (the file changed after its writer finished): hash it.
+      List<Object> lateDigests = runAll(late, threads);
+      int i = 0;
+      for (Map.Entry<String, Path> e : files.entrySet()) {
+        if (!wholeDigests.containsKey(e.getKey())) {
+          Object digest = lateDigests.get(i++);
+          if (digest instanceof IOException io) {
+            throw io;
+          }
+          wholeDigests.put(e.getKey(), (String) digest);
+        }
+      }
+    }
     Map<String, CheckpointFile> result = new LinkedHashMap<>();
-    int whole = 0;
-    int part = files.size();
+    int part = next;
     for (String name : files.keySet()) {
       long size = sizes.get(name);
       long partSize = partSize(size);
       int count = partCount(size, partSize);
       List<String> parts = List.copyOf(checksums.subList(part, part + count));
       part += count;
-      result.put(name, new CheckpointFile(name, size, checksums.get(whole++), partSize, parts));
+      result.put(name, new CheckpointFile(name, size, wholeDigests.get(name), partSize, parts));
     }
     return result;
   }
