@@ -163,6 +163,7 @@ public final class CheckpointStore {
     try {
       progress.at("creating", temp);
       fileOps.createDirectory(temp);
+      syncer = new Syncer();
       progress.at("writing", temp);
       trailing = TrailingHashes.open(temp, threadFactory);
       writer.write(temp);
@@ -173,7 +174,7 @@ public final class CheckpointStore {
       collect(temp, files, dirs);
       // The data files sync on a helper thread while this one hashes them and writes and syncs the
       // manifest and the directories: nothing counts until the rename, which waits for all of it.
-      syncer = new Syncer(files);
+      syncer.sync(files);
       Map<String, Path> byName = new LinkedHashMap<>();
       for (Path file : files) {
         byName.put(relativeName(temp, file), file);
@@ -483,19 +484,37 @@ public final class CheckpointStore {
     return candidate;
   }
 
-  /** Forces files to the device, one after another, on a thread of the store's factory. */
+  /**
+   * Forces files to the device, one after another, on a thread of the store's factory. The thread
+   * starts with the save, while the cores are still free, and waits for the list of files.
+   */
   private final class Syncer {
     private final Thread thread;
+    private List<Path> files; // guarded by this; null until handed over
     private volatile boolean cancelled;
     private volatile boolean finished;
     private volatile Throwable failure;
     private volatile Path failedFile;
 
-    Syncer(List<Path> files) {
+    Syncer() {
       thread =
           threadFactory.newThread(
               () -> {
-                for (Path file : files) {
+                List<Path> toSync;
+                synchronized (this) {
+                  while (files == null && !cancelled) {
+                    try {
+                      wait();
+                    } catch (InterruptedException e) {
+                      cancelled = true; // nothing was handed over yet: nothing to leave unsynced
+                    }
+                  }
+                  if (cancelled) {
+                    return;
+                  }
+                  toSync = files;
+                }
+                for (Path file : toSync) {
                   if (cancelled) {
                     return;
                   }
@@ -510,6 +529,12 @@ public final class CheckpointStore {
                 finished = true;
               });
       thread.start();
+    }
+
+    /** Hands over the files to sync. */
+    synchronized void sync(List<Path> toSync) {
+      files = List.copyOf(toSync);
+      notifyAll();
     }
 
     /** Waits for every sync; throws the first failure. */
@@ -533,7 +558,10 @@ public final class CheckpointStore {
 
     /** Stops after the sync in progress and waits for it, so the files can be deleted. */
     void cancel() {
-      cancelled = true;
+      synchronized (this) {
+        cancelled = true;
+        notifyAll();
+      }
       joinUninterruptibly(thread);
     }
   }

@@ -91,15 +91,40 @@ public final class FileHashes {
   }
 
   /**
-   * As {@link #describe(Map, ThreadFactory)}, taking the SHA-256 of files {@code trailing} hashed
-   * while they were written when it is usable (it waits for them after the part CRC32Cs).
+   * As {@link #describe(Map, ThreadFactory)}, taking the checksums that {@code trailing} computed
+   * while files were written where they are usable (waiting for them first); the other files are
+   * hashed here.
    */
   public static Map<String, CheckpointFile> describe(
       Map<String, Path> files, ThreadFactory threads, TrailingHashes.Session trailing)
       throws IOException {
+    Map<String, CheckpointFile> known = new LinkedHashMap<>();
+    Map<String, Path> toHash = new LinkedHashMap<>();
+    for (Map.Entry<String, Path> e : files.entrySet()) {
+      TrailingHashes.Digests digests = trailing == null ? null : trailing.digests(e.getValue());
+      if (digests == null) {
+        toHash.put(e.getKey(), e.getValue());
+      } else {
+        long size = digests.size();
+        known.put(
+            e.getKey(),
+            new CheckpointFile(
+                e.getKey(), size, digests.sha256(), partSize(size), digests.partCrc32c()));
+      }
+    }
+    Map<String, CheckpointFile> hashed = toHash.isEmpty() ? Map.of() : hash(toHash, threads);
+    Map<String, CheckpointFile> result = new LinkedHashMap<>();
+    for (String name : files.keySet()) {
+      result.put(name, known.containsKey(name) ? known.get(name) : hashed.get(name));
+    }
+    return result;
+  }
+
+  /** Size, SHA-256 and part CRC32Cs of each file, read back from the page cache. */
+  private static Map<String, CheckpointFile> hash(Map<String, Path> files, ThreadFactory threads)
+      throws IOException {
     List<Task> tasks = new ArrayList<>();
     Map<String, Long> sizes = new LinkedHashMap<>();
-    Map<String, String> wholeDigests = new LinkedHashMap<>();
     for (Map.Entry<String, Path> e : files.entrySet()) {
       Path file = e.getValue();
       long size;
@@ -107,9 +132,7 @@ public final class FileHashes {
         size = channel.size();
       }
       sizes.put(e.getKey(), size);
-      if (trailing == null || !trailing.isTracked(file)) {
-        tasks.add(new Task(file, 0, size, Algorithm.SHA256));
-      }
+      tasks.add(new Task(file, 0, size, Algorithm.SHA256));
     }
     for (Map.Entry<String, Path> e : files.entrySet()) {
       long size = sizes.get(e.getKey());
@@ -127,43 +150,16 @@ public final class FileHashes {
       }
       checksums.add((String) result);
     }
-    int next = 0;
-    List<Task> late = new ArrayList<>();
-    for (Map.Entry<String, Path> e : files.entrySet()) {
-      if (trailing == null || !trailing.isTracked(e.getValue())) {
-        wholeDigests.put(e.getKey(), checksums.get(next++));
-      } else {
-        String sha = trailing.sha256(e.getValue());
-        if (sha != null) {
-          wholeDigests.put(e.getKey(), sha);
-        } else {
-          late.add(new Task(e.getValue(), 0, sizes.get(e.getKey()), Algorithm.SHA256));
-        }
-      }
-    }
-    if (!late.isEmpty()) {
-      // A trailing hash that is not usable (the file changed after its writer finished): hash it.
-      List<Object> lateDigests = runAll(late, threads);
-      int i = 0;
-      for (Map.Entry<String, Path> e : files.entrySet()) {
-        if (!wholeDigests.containsKey(e.getKey())) {
-          Object digest = lateDigests.get(i++);
-          if (digest instanceof IOException io) {
-            throw io;
-          }
-          wholeDigests.put(e.getKey(), (String) digest);
-        }
-      }
-    }
     Map<String, CheckpointFile> result = new LinkedHashMap<>();
-    int part = next;
+    int whole = 0;
+    int part = files.size();
     for (String name : files.keySet()) {
       long size = sizes.get(name);
       long partSize = partSize(size);
       int count = partCount(size, partSize);
       List<String> parts = List.copyOf(checksums.subList(part, part + count));
       part += count;
-      result.put(name, new CheckpointFile(name, size, wholeDigests.get(name), partSize, parts));
+      result.put(name, new CheckpointFile(name, size, checksums.get(whole++), partSize, parts));
     }
     return result;
   }
@@ -330,6 +326,86 @@ public final class FileHashes {
       }
     }
     return mismatches;
+  }
+
+  /** CRC32C's polynomial, bit-reversed (as {@link CRC32C} computes it). */
+  private static final int CASTAGNOLI = 0x82F63B78;
+
+  /**
+   * The CRC32C of A followed by B, from the CRC32C of A, that of B and B's length: the state after
+   * A is advanced through {@code lengthB} zero bytes (by repeated squaring of the one-zero-bit
+   * operator, as zlib combines CRC-32s) and B's CRC added.
+   */
+  public static int combineCrc32c(int crcA, int crcB, long lengthB) {
+    if (lengthB <= 0) {
+      return crcA;
+    }
+    int[] even = new int[32]; // operator for 2^k zero bits, alternating with odd
+    int[] odd = new int[32];
+    odd[0] = CASTAGNOLI; // one zero bit
+    int row = 1;
+    for (int n = 1; n < 32; n++) {
+      odd[n] = row;
+      row <<= 1;
+    }
+    square(even, odd); // two zero bits
+    square(odd, even); // four zero bits
+    int crc = crcA;
+    long remaining = lengthB;
+    do {
+      square(even, odd); // the first pass gives one zero byte
+      if ((remaining & 1) != 0) {
+        crc = times(even, crc);
+      }
+      remaining >>>= 1;
+      if (remaining == 0) {
+        break;
+      }
+      square(odd, even);
+      if ((remaining & 1) != 0) {
+        crc = times(odd, crc);
+      }
+      remaining >>>= 1;
+    } while (remaining != 0);
+    return crc ^ crcB;
+  }
+
+  private static int times(int[] matrix, int vector) {
+    int sum = 0;
+    for (int i = 0; vector != 0; i++, vector >>>= 1) {
+      if ((vector & 1) != 0) {
+        sum ^= matrix[i];
+      }
+    }
+    return sum;
+  }
+
+  private static void square(int[] square, int[] matrix) {
+    for (int n = 0; n < 32; n++) {
+      square[n] = times(matrix, matrix[n]);
+    }
+  }
+
+  /**
+   * The part CRC32Cs of a file of {@code size} bytes from the CRC32C of each of its {@link
+   * #MIN_PART_SIZE} blocks (the last one shorter): parts are whole numbers of blocks.
+   */
+  public static List<String> partCrc32c(long size, List<Integer> blockCrcs) {
+    long partSize = partSize(size);
+    int parts = partCount(size, partSize);
+    int blocksPerPart = (int) (partSize / MIN_PART_SIZE);
+    List<String> result = new ArrayList<>(parts);
+    for (int p = 0; p < parts; p++) {
+      int first = p * blocksPerPart;
+      int last = Math.min(blockCrcs.size(), first + blocksPerPart);
+      int crc = blockCrcs.get(first);
+      for (int b = first + 1; b < last; b++) {
+        long length = Math.min(MIN_PART_SIZE, size - b * MIN_PART_SIZE);
+        crc = combineCrc32c(crc, blockCrcs.get(b), length);
+      }
+      result.add(HexFormat.of().toHexDigits(crc));
+    }
+    return result;
   }
 
   /** Hex CRC32C of {@code bytes}, as the manifest records it (8 lowercase hex digits). */

@@ -10,14 +10,18 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ThreadFactory;
+import java.util.zip.CRC32C;
 
 /**
- * SHA-256 of the files a save is writing, computed while they are being written.
+ * Checksums (SHA-256 and part CRC32Cs) of the files a save is writing, computed while they are
+ * being written.
  *
  * <p>A file's SHA-256 is sequential and runs at about 1.3 GB/s per core, slower than writing. A
  * save hashing after the writer returns therefore takes write + hash; hashing behind the writer
@@ -31,6 +35,7 @@ public final class TrailingHashes {
 
   private static final ThreadLocal<Session> CURRENT = new ThreadLocal<>();
   private static final int CHUNK = 4 << 20;
+  private static final long BLOCK = FileHashes.MIN_PART_SIZE;
 
   private TrailingHashes() {}
 
@@ -74,9 +79,17 @@ public final class TrailingHashes {
         previous.cancel(); // written again: only the last write counts
       }
       Tracker tracker = new Tracker(path);
-      Thread thread = threads.newThread(tracker::run);
-      tracker.thread = thread;
-      thread.start();
+      try {
+        // One thread per checksum: SHA-256 is the slow one, and the two share the cores.
+        tracker.shaThread = threads.newThread(() -> tracker.run(true));
+        tracker.shaThread.start();
+        tracker.crcThread = threads.newThread(() -> tracker.run(false));
+        tracker.crcThread.start();
+      } catch (RuntimeException e) {
+        // No threads to spare: the file is written untracked and the store hashes it afterwards.
+        tracker.cancel();
+        return null;
+      }
       trackers.put(path, tracker);
       return tracker;
     }
@@ -88,16 +101,11 @@ public final class TrailingHashes {
       }
     }
 
-    /** Whether {@code file} has a tracker (whose result may still turn out unusable). */
-    public synchronized boolean isTracked(Path file) {
-      return trackers.containsKey(file.toAbsolutePath().normalize());
-    }
-
     /**
-     * Waits for {@code file}'s tracker; returns its SHA-256 if it hashed exactly what the file
+     * Waits for {@code file}'s tracker; returns its checksums if it hashed exactly what the file
      * holds now, else null (not tracked, failed, or the file changed after its writer finished).
      */
-    public String sha256(Path file) {
+    public Digests digests(Path file) {
       Tracker tracker;
       synchronized (this) {
         tracker = trackers.get(file.toAbsolutePath().normalize());
@@ -121,19 +129,24 @@ public final class TrailingHashes {
     }
   }
 
+  /** What a tracker computed: the file's size, SHA-256 and part CRC32Cs. */
+  public record Digests(long size, String sha256, List<String> partCrc32c) {}
+
   /** Follows one file as it is written. */
   public static final class Tracker {
     private final Path file;
-    private Thread thread;
+    private Thread shaThread;
+    private Thread crcThread;
     // Guarded by this.
     private long written;
     private boolean finished;
     private boolean failed;
     private boolean cancelled;
     private BasicFileAttributes finalAttributes;
-    private long hashed;
+    private long shaBytes = -1;
     private String sha256;
-    private boolean done;
+    private long crcBytes = -1;
+    private List<Integer> blockCrcs;
 
     private Tracker(Path file) {
       this.file = file;
@@ -168,40 +181,51 @@ public final class TrailingHashes {
         cancelled = true;
         notifyAll();
       }
-      joinUninterruptibly(thread);
+      joinUninterruptibly(shaThread);
+      joinUninterruptibly(crcThread);
     }
 
-    private String result() {
+    private Digests result() {
       synchronized (this) {
         if (!finished) {
-          return null; // the writer left it unfinished; close() stops the thread
+          return null; // the writer left it unfinished; close() stops the threads
         }
       }
-      joinUninterruptibly(thread);
+      joinUninterruptibly(shaThread);
+      joinUninterruptibly(crcThread);
       BasicFileAttributes now = attributes(file);
       synchronized (this) {
-        if (!done
+        if (sha256 == null
+            || blockCrcs == null
             || failed
             || now == null
             || finalAttributes == null
-            || hashed != now.size()
+            || shaBytes != now.size()
+            || crcBytes != now.size()
             || now.size() != finalAttributes.size()
             || !now.lastModifiedTime().equals(finalAttributes.lastModifiedTime())
             || !Objects.equals(now.fileKey(), finalAttributes.fileKey())) {
           return null;
         }
-        return sha256;
+        return new Digests(shaBytes, sha256, FileHashes.partCrc32c(crcBytes, blockCrcs));
       }
     }
 
-    private void run() {
-      MessageDigest digest;
-      try {
-        digest = MessageDigest.getInstance("SHA-256");
-      } catch (NoSuchAlgorithmException e) {
-        throw new AssertionError("every Java platform supports SHA-256", e);
+    /**
+     * Follows the writer, computing the SHA-256 ({@code sha}) or the CRC32C of each 1 MiB block.
+     */
+    private void run(boolean sha) {
+      MessageDigest digest = null;
+      if (sha) {
+        try {
+          digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+          throw new AssertionError("every Java platform supports SHA-256", e);
+        }
       }
       ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK);
+      CRC32C crc = new CRC32C();
+      List<Integer> blocks = new ArrayList<>();
       long position = 0;
       try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
         while (true) {
@@ -223,13 +247,39 @@ public final class TrailingHashes {
           if (n < 0) {
             return; // truncated under us: not done, so the store hashes the file itself
           }
-          digest.update(buffer.flip());
-          position += n;
+          buffer.flip();
+          if (sha) {
+            digest.update(buffer);
+            position += n;
+            continue;
+          }
+          // A CRC32C per 1 MiB block; the parts' CRC32Cs are combined from them at the end.
+          while (buffer.hasRemaining()) {
+            long blockEnd = (position / BLOCK + 1) * BLOCK;
+            int slice = (int) Math.min(buffer.remaining(), blockEnd - position);
+            crc.update(buffer.duplicate().limit(buffer.position() + slice));
+            buffer.position(buffer.position() + slice);
+            position += slice;
+            if (position == blockEnd) {
+              blocks.add((int) crc.getValue());
+              crc.reset();
+            }
+          }
         }
-        synchronized (this) {
-          hashed = position;
-          sha256 = HexFormat.of().formatHex(digest.digest());
-          done = true;
+        if (sha) {
+          String hex = HexFormat.of().formatHex(digest.digest());
+          synchronized (this) {
+            shaBytes = position;
+            sha256 = hex;
+          }
+        } else {
+          if (position % BLOCK != 0) {
+            blocks.add((int) crc.getValue());
+          }
+          synchronized (this) {
+            crcBytes = position;
+            blockCrcs = blocks;
+          }
         }
       } catch (IOException e) {
         // not done: the store hashes the file itself
