@@ -480,6 +480,93 @@ class FileHashesTest {
     }
   }
 
+  // ---------------------------------------------------------------- combining CRC32Cs
+
+  @Test
+  void combiningTheCrc32csOfTwoPiecesGivesTheCrc32cOfTheirConcatenationForRandomSplits() {
+    byte[] data = randomBytes((int) (3 * MIB + 12345), 20);
+    Random random = new Random(21);
+    for (int i = 0; i < 500; i++) {
+      int start = random.nextInt(data.length + 1);
+      int end = start + random.nextInt(data.length - start + 1);
+      int split = start + random.nextInt(end - start + 1);
+
+      assertCombinesToTheConcatenation(data, start, split, end);
+    }
+  }
+
+  @Test
+  void combiningWithAnEmptyFirstOrSecondPieceGivesTheCrc32cOfTheOtherPiece() {
+    byte[] data = randomBytes((int) (2 * MIB + 7), 22);
+    int[] lengths = {
+      0, 1, 2, 3, 4, 7, 8, 1000, (int) MIB - 1, (int) MIB, (int) MIB + 1, data.length
+    };
+    for (int length : lengths) {
+      assertCombinesToTheConcatenation(data, 0, 0, length); // A empty
+      assertCombinesToTheConcatenation(data, 0, length, length); // B empty
+    }
+  }
+
+  @Test
+  void combiningPiecesLongerThanOneMebibyteGivesTheCrc32cOfTheirConcatenation() {
+    byte[] data = randomBytes((int) (5 * MIB + 3), 23);
+    int[] splits = {1, (int) MIB, (int) MIB + 1, (int) (2 * MIB) - 1, (int) (3 * MIB) + 17};
+    for (int split : splits) {
+      assertCombinesToTheConcatenation(data, 0, split, data.length);
+    }
+  }
+
+  @Test
+  void combiningTheOneMebibyteBlockCrc32csOfAFileOneByOneGivesTheCrc32cOfTheWholeFile() {
+    byte[] data = randomBytes((int) (4 * MIB + 99), 24);
+    CRC32C whole = new CRC32C();
+    whole.update(data, 0, data.length);
+    int crc = 0; // CRC32C of no bytes
+    for (int offset = 0; offset < data.length; offset += (int) MIB) {
+      int length = Math.min((int) MIB, data.length - offset);
+      crc = FileHashes.combineCrc32c(crc, crc32cValue(data, offset, length), length);
+    }
+
+    assertThat(hex(crc)).isEqualTo(String.format("%08x", whole.getValue()));
+  }
+
+  // ---------------------------------------------------------------- part CRC32Cs from blocks
+
+  @Test
+  void partCrc32csOfAOneByteFileAreTheCrc32cOfThatByte() {
+    assertPartCrc32csFromBlocksMatchIndependentOnes(1, MIB, 1);
+  }
+
+  @Test
+  void partCrc32csOfAFileOfExactlyOneMebibyteAreOnePart() {
+    assertPartCrc32csFromBlocksMatchIndependentOnes(MIB, MIB, 1);
+  }
+
+  @Test
+  void partCrc32csOfAFileOneByteOverOneMebibyteAreAFullPartAndAOneBytePart() {
+    assertPartCrc32csFromBlocksMatchIndependentOnes(MIB + 1, MIB, 2);
+  }
+
+  @Test
+  void partCrc32csOfAThreeAndAHalfMebibyteFileAreFourPartsTheLastHalfAMebibyte() {
+    assertPartCrc32csFromBlocksMatchIndependentOnes(3 * MIB + MIB / 2, MIB, 4);
+  }
+
+  @Test
+  void partCrc32csOfAFileOneByteOver64MebibytesCombineTwoBlocksIntoEachTwoMebibytePart() {
+    assertPartCrc32csFromBlocksMatchIndependentOnes(64 * MIB + 1, 2 * MIB, 33);
+  }
+
+  @Test
+  void partCrc32csOfAFileWhoseLastTwoMebibytePartHasAFullAndAShortBlockCombineBoth() {
+    assertPartCrc32csFromBlocksMatchIndependentOnes(65 * MIB + 5, 2 * MIB, 33);
+  }
+
+  @Test
+  void partCrc32csOfAnEmptyFileAreNone() {
+    assertThat(FileHashes.partCrc32c(0, List.of())).isEmpty();
+  }
+
   @Test
   void algorithmsAreLabelledAsPeopleKnowThem() {
     assertThat(Algorithm.SHA256.label()).isEqualTo("SHA-256");
@@ -527,6 +614,62 @@ class FileHashesTest {
     CRC32C crc = new CRC32C();
     crc.update(data, offset, length);
     return String.format("%08x", crc.getValue());
+  }
+
+  /**
+   * Checks {@link FileHashes#combineCrc32c} on the pieces {@code [start, split)} and {@code [split,
+   * end)} of {@code data} against the CRC32C of {@code [start, end)} computed directly.
+   */
+  private static void assertCombinesToTheConcatenation(byte[] data, int start, int split, int end) {
+    int crcA = crc32cValue(data, start, split - start);
+    int crcB = crc32cValue(data, split, end - split);
+
+    assertThat(hex(FileHashes.combineCrc32c(crcA, crcB, end - split)))
+        .as("bytes %d-%d split at %d", start, end, split)
+        .isEqualTo(crc32c(data, start, end - start));
+  }
+
+  /**
+   * Builds a file of {@code size} bytes block by block (each 1 MiB block its own random bytes, so
+   * no file-sized array is needed), computing each block's CRC32C and each part's CRC32C directly
+   * with {@link CRC32C}, and checks that {@link FileHashes#partCrc32c} gives the latter from the
+   * former.
+   */
+  private static void assertPartCrc32csFromBlocksMatchIndependentOnes(
+      long size, long partSize, int parts) {
+    List<Integer> blockCrcs = new ArrayList<>();
+    List<String> expected = new ArrayList<>();
+    CRC32C part = new CRC32C();
+    byte[] block = new byte[(int) MIB];
+    for (long offset = 0; offset < size; offset += MIB) {
+      int length = (int) Math.min(MIB, size - offset);
+      new Random(size * 31 + offset).nextBytes(block);
+      CRC32C blockCrc = new CRC32C();
+      blockCrc.update(block, 0, length);
+      blockCrcs.add((int) blockCrc.getValue());
+      part.update(block, 0, length);
+      if ((offset + length) % partSize == 0 || offset + length == size) {
+        expected.add(String.format("%08x", part.getValue()));
+        part.reset();
+      }
+    }
+
+    List<String> actual = FileHashes.partCrc32c(size, blockCrcs);
+
+    assertThat(expected).as("parts of a %d-byte file", size).hasSize(parts);
+    assertThat(actual).as("part CRC32Cs of a %d-byte file", size).isEqualTo(expected);
+  }
+
+  /** Independent CRC32C of {@code length} bytes from {@code offset}, as the int it fits in. */
+  private static int crc32cValue(byte[] data, int offset, int length) {
+    CRC32C crc = new CRC32C();
+    crc.update(data, offset, length);
+    return (int) crc.getValue();
+  }
+
+  /** An int CRC32C as 8 lowercase hex digits, as {@link CRC32C#getValue()} would be formatted. */
+  private static String hex(int crc) {
+    return String.format("%08x", Integer.toUnsignedLong(crc));
   }
 
   /** Independent part CRC32Cs of {@code data} in parts of {@code partSize}. */

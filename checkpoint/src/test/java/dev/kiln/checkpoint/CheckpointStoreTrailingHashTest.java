@@ -1,0 +1,388 @@
+package dev.kiln.checkpoint;
+
+import static dev.kiln.checkpoint.TestCheckpoints.CLOCK;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.zip.CRC32C;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Saves whose writer uses {@link TensorFile#write}, which the store hashes while it is written. */
+class CheckpointStoreTrailingHashTest {
+
+  private static final int MIB = 1 << 20;
+
+  /** Floats in a tensor of a little over 3 MiB, so its file ends inside its fourth part. */
+  private static final int FLOATS = 3 * MIB / 4 + 1000;
+
+  @TempDir Path dir;
+
+  private NDManager manager;
+  private final RecordingThreadFactory threads = new RecordingThreadFactory();
+
+  @BeforeEach
+  void setUp() {
+    manager = NDManager.newBaseManager();
+  }
+
+  @AfterEach
+  void tearDown() {
+    manager.close();
+  }
+
+  /** A store on the recording factory that prunes nothing, so it starts no deleter thread. */
+  private CheckpointStore store() {
+    return CheckpointStore.builder(dir)
+        .clock(CLOCK)
+        .threadFactory(threads)
+        .retention(Retention.builder().keepLast(100).build())
+        .build();
+  }
+
+  @Test
+  void aTensorFileAndAJsonFileAreRecordedWithTheSizeSha256AndPartCrc32csOfTheirCommittedBytes()
+      throws IOException {
+    CheckpointStore store = store();
+    NDArray weights = tensor(FLOATS, 1);
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
+              Files.writeString(d.resolve("state.json"), "{\"step\":1}");
+            });
+
+    assertThat(saved.files()).containsOnlyKeys("model.ndlist", "state.json");
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertRecordedAsCommitted(saved, "state.json");
+    assertThat(saved.files().get("model.ndlist").size()).isGreaterThan(3L * MIB);
+    assertThat(saved.files().get("model.ndlist").partCrc32c()).hasSize(4);
+    assertThat(threads.created()).isNotEmpty().noneMatch(Thread::isAlive);
+    assertThat(store.latestValid()).contains(saved);
+    assertThat(store.problems()).isEmpty();
+  }
+
+  @Test
+  void aTensorFileIsHashedOnTwoFactoryThreadsWhileTheWriterRunsAndNotAgainAfterIt()
+      throws IOException {
+    CheckpointStore store = store();
+    NDArray weights = tensor(FLOATS, 2);
+    int[] threadsWhenTheWriterReturned = new int[1];
+    int[] threadsBeforeTheTensorFile = new int[1];
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              threadsBeforeTheTensorFile[0] = threads.created().size();
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
+              threadsWhenTheWriterReturned[0] = threads.created().size();
+            });
+
+    assertThat(threadsWhenTheWriterReturned[0] - threadsBeforeTheTensorFile[0])
+        .as("tracker threads started by TensorFile.write")
+        .isEqualTo(2);
+    assertThat(threads.created())
+        .as("the store hashed nothing itself after the writer")
+        .hasSize(threadsWhenTheWriterReturned[0])
+        .noneMatch(Thread::isAlive);
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertThat(store.latestValid()).contains(saved);
+  }
+
+  @Test
+  void aTensorFileAppendedToAfterItsWriterFinishedIsHashedByTheStoreAndTheCheckpointVerifies()
+      throws IOException {
+    CheckpointStore store = store();
+    NDArray weights = tensor(FLOATS, 3);
+    byte[] trailer = randomBytes(4096, 4);
+    int[] threadsWhenTheWriterReturned = new int[1];
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              Path file = d.resolve("model.ndlist");
+              TensorFile.write(file, Map.of("fc.weight", weights));
+              Files.write(file, trailer, StandardOpenOption.APPEND);
+              threadsWhenTheWriterReturned[0] = threads.created().size();
+            });
+
+    byte[] committed = Files.readAllBytes(saved.file("model.ndlist"));
+    assertThat(committed).endsWith(trailer);
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertThat(threads.created())
+        .as("the store hashed the changed file itself")
+        .hasSizeGreaterThan(threadsWhenTheWriterReturned[0])
+        .noneMatch(Thread::isAlive);
+    assertThat(store.latestValid()).contains(saved);
+    assertThat(store.problems()).isEmpty();
+  }
+
+  @Test
+  void aTensorFileRewrittenShorterAfterItsWriterFinishedIsRecordedAsCommittedAndVerifies()
+      throws IOException {
+    CheckpointStore store = store();
+    NDArray weights = tensor(FLOATS, 5);
+    byte[] replacement = randomBytes(MIB + 17, 6);
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              Path file = d.resolve("model.ndlist");
+              TensorFile.write(file, Map.of("fc.weight", weights));
+              Files.write(file, replacement);
+            });
+
+    assertThat(Files.readAllBytes(saved.file("model.ndlist"))).isEqualTo(replacement);
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertThat(store.latestValid()).contains(saved);
+    assertThat(store.problems()).isEmpty();
+  }
+
+  @Test
+  void aTensorFileReplacedByAnotherOfTheSameSizeIsRecordedWithTheReplacementsChecksums()
+      throws IOException {
+    CheckpointStore store = store();
+    NDArray first = tensor(FLOATS, 7);
+    NDArray second = tensor(FLOATS, 8);
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              Path file = d.resolve("model.ndlist");
+              Path other = d.resolve("other.ndlist");
+              TensorFile.write(file, Map.of("fc.weight", first));
+              TensorFile.write(other, Map.of("fc.weight", second));
+              // Same size and modification time: only the file's identity tells the two apart.
+              Files.setLastModifiedTime(other, Files.getLastModifiedTime(file));
+              Files.move(other, file, StandardCopyOption.REPLACE_EXISTING);
+            });
+
+    assertThat(saved.files()).containsOnlyKeys("model.ndlist");
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    Optional<Map<String, NDArray>> loaded =
+        store.latestValid(c -> TensorFile.read(c.file("model.ndlist"), manager));
+    assertThat(loaded).isPresent();
+    assertThat(loaded.get().get("fc.weight").contentEquals(second)).isTrue();
+    assertThat(store.problems()).isEmpty();
+  }
+
+  @Test
+  void aTensorFileWrittenTwiceOnTheSamePathIsCommittedWithTheSecondContentsAndTheirChecksums()
+      throws IOException {
+    CheckpointStore store = store();
+    NDArray first = tensor(FLOATS, 9);
+    NDArray second = tensor(MIB / 4 + 3, 10);
+    NDArray third = tensor(FLOATS + MIB / 2, 11);
+
+    Checkpoint shrunk =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", first));
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", second));
+            });
+    Checkpoint grown =
+        store.save(
+            CheckpointRequest.of(0, 2),
+            d -> {
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", second));
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", third));
+            });
+
+    assertRecordedAsCommitted(shrunk, "model.ndlist");
+    assertRecordedAsCommitted(grown, "model.ndlist");
+    assertThat(TensorFile.read(shrunk.file("model.ndlist"), manager).get("fc.weight"))
+        .matches(read -> read.contentEquals(second), "equals the second tensor");
+    assertThat(TensorFile.read(grown.file("model.ndlist"), manager).get("fc.weight"))
+        .matches(read -> read.contentEquals(third), "equals the third tensor");
+    assertThat(threads.created()).noneMatch(Thread::isAlive);
+    assertThat(store.verify(shrunk.directory())).isEqualTo(shrunk);
+    assertThat(store.latestValid()).contains(grown);
+  }
+
+  @Test
+  void tensorFilesInSubdirectoriesAndOnOtherThreadsOfTheWriterAreRecordedAsCommitted()
+      throws IOException {
+    CheckpointStore store = store();
+    NDArray weights = tensor(FLOATS, 12);
+    NDArray moments = tensor(MIB / 2, 13);
+    NDArray elsewhere = tensor(MIB / 3, 14);
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              Files.createDirectories(d.resolve("optimizer"));
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
+              TensorFile.write(d.resolve("optimizer/adam.ndlist"), Map.of("m", moments));
+              // Not the store's thread: written untracked, hashed by the store afterwards.
+              IOException[] failed = new IOException[1];
+              Thread helper =
+                  new Thread(
+                      () -> {
+                        try {
+                          TensorFile.write(d.resolve("ema.ndlist"), Map.of("w", elsewhere));
+                        } catch (IOException e) {
+                          failed[0] = e;
+                        }
+                      });
+              helper.start();
+              try {
+                helper.join();
+              } catch (InterruptedException e) {
+                throw new IOException(e);
+              }
+              if (failed[0] != null) {
+                throw failed[0];
+              }
+            });
+
+    assertThat(saved.files())
+        .containsOnlyKeys("model.ndlist", "optimizer/adam.ndlist", "ema.ndlist");
+    for (String name : saved.files().keySet()) {
+      assertRecordedAsCommitted(saved, name);
+    }
+    assertThat(store.latestValid()).contains(saved);
+  }
+
+  @Test
+  void aTensorFileWhoseWriteFailedPartWayIsRecordedAsItIsOnDisk() throws IOException {
+    CheckpointStore store = store();
+    NDArray weights = tensor(FLOATS, 15);
+    NDArray closed = tensor(10, 16);
+    closed.close();
+    Map<String, NDArray> tensors = new LinkedHashMap<>();
+    tensors.put("fc.weight", weights);
+    tensors.put("closed", closed);
+    RuntimeException[] failure = new RuntimeException[1];
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              try {
+                TensorFile.write(d.resolve("model.ndlist"), tensors);
+              } catch (RuntimeException e) {
+                failure[0] = e; // the writer carries on and leaves the partial file
+              }
+            });
+
+    assertThat(failure[0]).as("writing a closed array fails").isNotNull();
+    assertThat(saved.files().get("model.ndlist").size()).isGreaterThan(3L * MIB);
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertThat(store.latestValid()).contains(saved);
+  }
+
+  @Test
+  void aCheckpointSavedWithTensorFileLoadsWithCrc32cAndWithSha256Verification() throws IOException {
+    NDArray weights = tensor(FLOATS, 17);
+    Checkpoint saved =
+        store()
+            .save(
+                CheckpointRequest.of(0, 1),
+                d -> {
+                  TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
+                  Files.writeString(d.resolve("state.json"), "{\"step\":1}");
+                });
+
+    for (Verification verification : Verification.values()) {
+      // Read from memory after verifying (the default for a small checkpoint), and read while
+      // verifying (as a large checkpoint is).
+      for (long concurrentReadBytes : new long[] {64L << 20, 0}) {
+        CheckpointStore store =
+            store().toBuilder()
+                .verification(verification)
+                .concurrentReadBytes(concurrentReadBytes)
+                .build();
+
+        Optional<Map<String, NDArray>> loaded =
+            store.latestValid(c -> TensorFile.read(c.file("model.ndlist"), manager));
+
+        String how = verification + " reading from " + concurrentReadBytes + " bytes concurrently";
+        assertThat(loaded).as(how).isPresent();
+        assertThat(loaded.get().get("fc.weight").contentEquals(weights)).as(how).isTrue();
+        assertThat(store.problems()).as(how).isEmpty();
+        assertThat(store.latestValid()).as(how).contains(saved);
+        assertThat(store.verify(saved.directory())).as(how).isEqualTo(saved);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** A float tensor of {@code floats} values from {@code seed}. */
+  private NDArray tensor(int floats, long seed) {
+    Random random = new Random(seed);
+    float[] values = new float[floats];
+    for (int i = 0; i < floats; i++) {
+      values[i] = random.nextFloat();
+    }
+    return manager.create(values);
+  }
+
+  /**
+   * Asserts that the manifest entry of {@code name} has the size, SHA-256 and part CRC32Cs (parts
+   * of 1 MiB) of the committed file's bytes, all computed here.
+   */
+  private static void assertRecordedAsCommitted(Checkpoint checkpoint, String name)
+      throws IOException {
+    byte[] bytes = Files.readAllBytes(checkpoint.file(name));
+    CheckpointFile recorded = checkpoint.files().get(name);
+    assertThat(recorded).as(name).isNotNull();
+    assertThat(bytes.length).as("%s is under 64 MiB", name).isLessThanOrEqualTo(64 * MIB);
+
+    assertThat(recorded)
+        .as(name)
+        .isEqualTo(
+            new CheckpointFile(name, bytes.length, sha256(bytes), MIB, partCrc32cs(bytes, MIB)));
+  }
+
+  private static String sha256(byte[] data) {
+    try {
+      MessageDigest digest = MessageDigest.getInstance("SHA-256");
+      digest.update(data);
+      return HexFormat.of().formatHex(digest.digest());
+    } catch (NoSuchAlgorithmException e) {
+      throw new AssertionError(e);
+    }
+  }
+
+  private static List<String> partCrc32cs(byte[] data, int partSize) {
+    List<String> parts = new ArrayList<>();
+    for (int offset = 0; offset < data.length; offset += partSize) {
+      CRC32C crc = new CRC32C();
+      crc.update(data, offset, Math.min(partSize, data.length - offset));
+      parts.add(String.format("%08x", crc.getValue()));
+    }
+    return parts;
+  }
+
+  private static byte[] randomBytes(int size, long seed) {
+    byte[] data = new byte[size];
+    new Random(seed).nextBytes(data);
+    return data;
+  }
+}
