@@ -8,6 +8,7 @@ import dev.kiln.checkpoint.internal.FileOps;
 import dev.kiln.checkpoint.internal.Manifest;
 import dev.kiln.checkpoint.internal.Preloaded;
 import dev.kiln.checkpoint.internal.RetentionPlan;
+import dev.kiln.checkpoint.internal.Threads;
 import dev.kiln.checkpoint.internal.TrailingHashes;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -349,7 +350,7 @@ public final class CheckpointStore {
     } catch (IOException | RuntimeException e) {
       readFailure = e;
     } finally {
-      joinUninterruptibly(verifier);
+      Threads.joinUninterruptibly(verifier);
     }
     if (verifierFailure[0] != null || !verified[0]) {
       // The checksums were not checked: never hand out what was read.
@@ -539,7 +540,7 @@ public final class CheckpointStore {
 
     /** Waits for every sync; throws the first failure. */
     void await(Progress progress) throws IOException {
-      joinUninterruptibly(thread);
+      Threads.joinUninterruptibly(thread);
       if (failure != null) {
         progress.at("syncing", failedFile);
         if (failure instanceof IOException io) {
@@ -562,7 +563,7 @@ public final class CheckpointStore {
         cancelled = true;
         notifyAll();
       }
-      joinUninterruptibly(thread);
+      Threads.joinUninterruptibly(thread);
     }
   }
 
@@ -603,21 +604,6 @@ public final class CheckpointStore {
       parts.add(part.toString());
     }
     return String.join("/", parts);
-  }
-
-  private static void joinUninterruptibly(Thread thread) {
-    boolean interrupted = false;
-    while (true) {
-      try {
-        thread.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
   }
 
   private CheckpointException saveFailed(

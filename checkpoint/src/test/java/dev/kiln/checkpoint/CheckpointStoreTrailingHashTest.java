@@ -1,5 +1,7 @@
 package dev.kiln.checkpoint;
 
+import static dev.kiln.checkpoint.IndependentChecksums.partCrc32cs;
+import static dev.kiln.checkpoint.IndependentChecksums.sha256;
 import static dev.kiln.checkpoint.TestCheckpoints.CLOCK;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -10,16 +12,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
-import java.util.zip.CRC32C;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -358,26 +354,6 @@ class CheckpointStoreTrailingHashTest {
         .as(name)
         .isEqualTo(
             new CheckpointFile(name, bytes.length, sha256(bytes), MIB, partCrc32cs(bytes, MIB)));
-  }
-
-  private static String sha256(byte[] data) {
-    try {
-      MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      digest.update(data);
-      return HexFormat.of().formatHex(digest.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new AssertionError(e);
-    }
-  }
-
-  private static List<String> partCrc32cs(byte[] data, int partSize) {
-    List<String> parts = new ArrayList<>();
-    for (int offset = 0; offset < data.length; offset += partSize) {
-      CRC32C crc = new CRC32C();
-      crc.update(data, offset, Math.min(partSize, data.length - offset));
-      parts.add(String.format("%08x", crc.getValue()));
-    }
-    return parts;
   }
 
   private static byte[] randomBytes(int size, long seed) {

@@ -1,5 +1,7 @@
 package dev.kiln.checkpoint;
 
+import static dev.kiln.checkpoint.IndependentChecksums.crc32c;
+import static dev.kiln.checkpoint.IndependentChecksums.sha256;
 import static dev.kiln.checkpoint.TestCheckpoints.CLOCK;
 import static dev.kiln.checkpoint.TestCheckpoints.flipByte;
 import static dev.kiln.checkpoint.TestCheckpoints.randomWriter;
@@ -15,14 +17,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.Consumer;
-import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -348,26 +346,5 @@ class CheckpointStoreVerificationTest {
       edit.accept((ObjectNode) file);
     }
     Files.write(manifest, MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(root));
-  }
-
-  private static String sha256(byte[] data) {
-    return sha256(data, 0, data.length);
-  }
-
-  private static String sha256(byte[] data, int offset, int length) {
-    try {
-      MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      digest.update(data, offset, length);
-      return HexFormat.of().formatHex(digest.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new AssertionError(e);
-    }
-  }
-
-  /** Independent hex CRC32C of {@code length} bytes from {@code offset}. */
-  private static String crc32c(byte[] data, int offset, int length) {
-    CRC32C crc = new CRC32C();
-    crc.update(data, offset, length);
-    return String.format("%08x", crc.getValue());
   }
 }

@@ -279,18 +279,7 @@ public final class FileHashes {
               }
             });
     thread.start();
-    boolean interrupted = false;
-    while (true) {
-      try {
-        thread.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true; // bounded work: finish it, then restore the flag
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
-    }
+    Threads.joinUninterruptibly(thread);
     if (crashed[0] instanceof Error error) {
       throw error;
     }
@@ -503,7 +492,6 @@ public final class FileHashes {
         };
     int n = Math.min(tasks.size(), Runtime.getRuntime().availableProcessors());
     List<Thread> started = new ArrayList<>();
-    boolean interrupted = false;
     try {
       for (int i = 0; i < n; i++) {
         Thread thread = threads.newThread(worker);
@@ -512,14 +500,7 @@ public final class FileHashes {
       }
     } finally {
       for (Thread thread : started) {
-        while (true) {
-          try {
-            thread.join();
-            break;
-          } catch (InterruptedException e) {
-            interrupted = true; // hashing is bounded work: finish it, then restore the flag
-          }
-        }
+        Threads.joinUninterruptibly(thread); // hashing is bounded work: finish it
       }
       for (FileChannel channel : channels.values()) {
         try {
@@ -527,9 +508,6 @@ public final class FileHashes {
         } catch (IOException e) {
           // opened read-only: nothing to lose
         }
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
       }
     }
     if (crashed[0] instanceof Error error) {

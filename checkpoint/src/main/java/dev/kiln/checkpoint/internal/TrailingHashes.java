@@ -181,8 +181,8 @@ public final class TrailingHashes {
         cancelled = true;
         notifyAll();
       }
-      joinUninterruptibly(shaThread);
-      joinUninterruptibly(crcThread);
+      Threads.joinUninterruptibly(shaThread);
+      Threads.joinUninterruptibly(crcThread);
     }
 
     private Digests result() {
@@ -191,8 +191,8 @@ public final class TrailingHashes {
           return null; // the writer left it unfinished; close() stops the threads
         }
       }
-      joinUninterruptibly(shaThread);
-      joinUninterruptibly(crcThread);
+      Threads.joinUninterruptibly(shaThread);
+      Threads.joinUninterruptibly(crcThread);
       BasicFileAttributes now = attributes(file);
       synchronized (this) {
         if (sha256 == null
@@ -294,24 +294,6 @@ public final class TrailingHashes {
       return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
     } catch (IOException e) {
       return null;
-    }
-  }
-
-  private static void joinUninterruptibly(Thread thread) {
-    if (thread == null) {
-      return;
-    }
-    boolean interrupted = false;
-    while (true) {
-      try {
-        thread.join();
-        break;
-      } catch (InterruptedException e) {
-        interrupted = true;
-      }
-    }
-    if (interrupted) {
-      Thread.currentThread().interrupt();
     }
   }
 }

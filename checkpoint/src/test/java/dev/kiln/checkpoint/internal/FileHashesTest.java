@@ -1,5 +1,8 @@
 package dev.kiln.checkpoint.internal;
 
+import static dev.kiln.checkpoint.IndependentChecksums.crc32c;
+import static dev.kiln.checkpoint.IndependentChecksums.partCrc32cs;
+import static dev.kiln.checkpoint.IndependentChecksums.sha256;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -11,11 +14,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -599,23 +599,6 @@ class FileHashesTest {
     return data;
   }
 
-  private static String sha256(byte[] data, int offset, int length) {
-    try {
-      MessageDigest digest = MessageDigest.getInstance("SHA-256");
-      digest.update(data, offset, length);
-      return HexFormat.of().formatHex(digest.digest());
-    } catch (NoSuchAlgorithmException e) {
-      throw new AssertionError(e);
-    }
-  }
-
-  /** Independent hex CRC32C of {@code length} bytes from {@code offset}. */
-  private static String crc32c(byte[] data, int offset, int length) {
-    CRC32C crc = new CRC32C();
-    crc.update(data, offset, length);
-    return String.format("%08x", crc.getValue());
-  }
-
   /**
    * Checks {@link FileHashes#combineCrc32c} on the pieces {@code [start, split)} and {@code [split,
    * end)} of {@code data} against the CRC32C of {@code [start, end)} computed directly.
@@ -670,15 +653,6 @@ class FileHashesTest {
   /** An int CRC32C as 8 lowercase hex digits, as {@link CRC32C#getValue()} would be formatted. */
   private static String hex(int crc) {
     return String.format("%08x", Integer.toUnsignedLong(crc));
-  }
-
-  /** Independent part CRC32Cs of {@code data} in parts of {@code partSize}. */
-  private static List<String> partCrc32cs(byte[] data, int partSize) {
-    List<String> parts = new ArrayList<>();
-    for (int offset = 0; offset < data.length; offset += partSize) {
-      parts.add(crc32c(data, offset, Math.min(partSize, data.length - offset)));
-    }
-    return parts;
   }
 
   private static void flipByte(Path file, long offset) throws IOException {

@@ -1,5 +1,7 @@
 package dev.kiln.checkpoint.internal;
 
+import static dev.kiln.checkpoint.IndependentChecksums.partCrc32cs;
+import static dev.kiln.checkpoint.IndependentChecksums.sha256;
 import static java.nio.file.StandardOpenOption.CREATE_NEW;
 import static java.nio.file.StandardOpenOption.WRITE;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -655,24 +657,6 @@ class TrailingHashesTest {
     } catch (NoSuchAlgorithmException e) {
       throw new AssertionError(e);
     }
-  }
-
-  /** Independent lowercase hex SHA-256 of {@code data}. */
-  private static String sha256(byte[] data) {
-    MessageDigest digest = newSha256();
-    digest.update(data);
-    return HexFormat.of().formatHex(digest.digest());
-  }
-
-  /** Independent hex CRC32Cs of {@code data} in parts of {@code partSize}. */
-  private static List<String> partCrc32cs(byte[] data, int partSize) {
-    List<String> parts = new ArrayList<>();
-    for (int offset = 0; offset < data.length; offset += partSize) {
-      CRC32C crc = new CRC32C();
-      crc.update(data, offset, Math.min(partSize, data.length - offset));
-      parts.add(String.format("%08x", crc.getValue()));
-    }
-    return parts;
   }
 
   /** Makes daemon threads and remembers each. */

@@ -1,0 +1,29 @@
+package dev.kiln.checkpoint.internal;
+
+/** Waiting for the store's helper threads. */
+public final class Threads {
+
+  private Threads() {}
+
+  /**
+   * Waits for {@code thread} (if not null) to end, even if interrupted: its work is bounded and
+   * must finish before its results or files are used. The interrupt flag is restored afterwards.
+   */
+  public static void joinUninterruptibly(Thread thread) {
+    if (thread == null) {
+      return;
+    }
+    boolean interrupted = false;
+    while (true) {
+      try {
+        thread.join();
+        break;
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
