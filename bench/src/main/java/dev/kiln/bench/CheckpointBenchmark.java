@@ -197,7 +197,9 @@ public final class CheckpointBenchmark {
         }
       }
     }
-    Files.deleteIfExists(rawFile);
+    if (rawFile != null) {
+      Files.deleteIfExists(rawFile);
+    }
     double mb = bytes / 1e6;
     double ks = median(kilnSave);
     double rs = median(rawSave);

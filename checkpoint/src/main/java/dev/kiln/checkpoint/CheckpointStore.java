@@ -52,8 +52,8 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #latestValid()} returns the newest checkpoint whose manifest and checksums verify;
  * anything newer that fails is logged at WARN, skipped, and listed in {@link #problems()}. Every
  * byte is checked, by default against the part CRC32Cs on all cores at once (see {@link
- * Verification}). {@link #latestValid(CheckpointReader)} also reads the checkpoint while it is
- * being verified.
+ * Verification}). {@link #latestValid(CheckpointReader)} also reads the checkpoint: a small one
+ * from the bytes it verified, a large one while it is being verified.
  *
  * <p>Thread-safe. One process should write to a directory at a time: a second writer's temporary
  * directory may be cleaned up under it.
@@ -208,7 +208,7 @@ public final class CheckpointStore {
       progress.committed = true;
       progress.at("syncing", directory);
       fileOps.fsyncDirectory(directory);
-    } catch (IOException | RuntimeException e) {
+    } catch (Exception e) { // a writer may throw any checked exception (e.g. from Kotlin)
       if (syncer != null) {
         syncer.cancel();
       }
@@ -636,11 +636,13 @@ public final class CheckpointStore {
                 + where
                 + " — "
                 + Failures.hint(e)
-            : "the checkpoint writer threw "
-                + e
-                + " while writing into "
-                + where
-                + " — fix the writer; see the cause";
+            : "writing".equals(progress.doing) && temp.equals(progress.path)
+                ? "the checkpoint writer threw "
+                    + e
+                    + " while writing into "
+                    + where
+                    + " — fix the writer; see the cause"
+                : Failures.cause(e) + " while " + progress.doing + " " + where + " — see the cause";
     return new CheckpointException(
         "Could not save checkpoint " + name + " in " + directory + ": " + what, e);
   }
@@ -1028,8 +1030,10 @@ public final class CheckpointStore {
     }
 
     /**
-     * Makes the threads that sync files, compute checksums (up to one per core, each living for one
-     * call) and delete pruned checkpoints; default: daemon threads named {@code kiln-checkpoint-N}.
+     * Makes the threads that sync files, compute checksums (up to one per core, plus up to {@value
+     * dev.kiln.checkpoint.internal.TrailingHashes#MAX_ACTIVE} following {@link TensorFile} writes
+     * during a save), read small checkpoints and delete pruned checkpoints; each lives for one save
+     * or load at most. Default: daemon threads named {@code kiln-checkpoint-N}.
      */
     public Builder threadFactory(ThreadFactory threadFactory) {
       this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory == null");

@@ -100,14 +100,14 @@ public final class TensorFile {
         }
       }
       output.write(ByteBuffer.wrap(header.toByteArray()));
-      if (tracker != null) {
-        tracker.finished();
-      }
     } catch (IOException | RuntimeException | Error e) {
       if (tracker != null) {
         tracker.failed();
       }
       throw e;
+    }
+    if (tracker != null) {
+      tracker.finished(); // after the close: some file systems settle size and time only then
     }
   }
 

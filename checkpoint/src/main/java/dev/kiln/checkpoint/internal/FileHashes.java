@@ -91,40 +91,16 @@ public final class FileHashes {
   }
 
   /**
-   * As {@link #describe(Map, ThreadFactory)}, taking the checksums that {@code trailing} computed
-   * while files were written where they are usable (waiting for them first); the other files are
-   * hashed here.
+   * As {@link #describe(Map, ThreadFactory)}, taking the SHA-256 of files {@code trailing} followed
+   * as they were written when its part CRC32Cs equal those computed here from the finished file (so
+   * the SHA-256 covers exactly what the file holds); other files' SHA-256 is computed here.
    */
   public static Map<String, CheckpointFile> describe(
       Map<String, Path> files, ThreadFactory threads, TrailingHashes.Session trailing)
       throws IOException {
-    Map<String, CheckpointFile> known = new LinkedHashMap<>();
-    Map<String, Path> toHash = new LinkedHashMap<>();
-    for (Map.Entry<String, Path> e : files.entrySet()) {
-      TrailingHashes.Digests digests = trailing == null ? null : trailing.digests(e.getValue());
-      if (digests == null) {
-        toHash.put(e.getKey(), e.getValue());
-      } else {
-        long size = digests.size();
-        known.put(
-            e.getKey(),
-            new CheckpointFile(
-                e.getKey(), size, digests.sha256(), partSize(size), digests.partCrc32c()));
-      }
-    }
-    Map<String, CheckpointFile> hashed = toHash.isEmpty() ? Map.of() : hash(toHash, threads);
-    Map<String, CheckpointFile> result = new LinkedHashMap<>();
-    for (String name : files.keySet()) {
-      result.put(name, known.containsKey(name) ? known.get(name) : hashed.get(name));
-    }
-    return result;
-  }
-
-  /** Size, SHA-256 and part CRC32Cs of each file, read back from the page cache. */
-  private static Map<String, CheckpointFile> hash(Map<String, Path> files, ThreadFactory threads)
-      throws IOException {
     List<Task> tasks = new ArrayList<>();
     Map<String, Long> sizes = new LinkedHashMap<>();
+    Map<String, Boolean> followed = new LinkedHashMap<>();
     for (Map.Entry<String, Path> e : files.entrySet()) {
       Path file = e.getValue();
       long size;
@@ -132,7 +108,11 @@ public final class FileHashes {
         size = channel.size();
       }
       sizes.put(e.getKey(), size);
-      tasks.add(new Task(file, 0, size, Algorithm.SHA256));
+      boolean isFollowed = trailing != null && trailing.isFollowed(file);
+      followed.put(e.getKey(), isFollowed);
+      if (!isFollowed) {
+        tasks.add(new Task(file, 0, size, Algorithm.SHA256));
+      }
     }
     for (Map.Entry<String, Path> e : files.entrySet()) {
       long size = sizes.get(e.getKey());
@@ -150,16 +130,49 @@ public final class FileHashes {
       }
       checksums.add((String) result);
     }
-    Map<String, CheckpointFile> result = new LinkedHashMap<>();
-    int whole = 0;
-    int part = files.size();
+    int next = 0;
+    Map<String, String> whole = new LinkedHashMap<>();
+    for (String name : files.keySet()) {
+      if (!followed.get(name)) {
+        whole.put(name, checksums.get(next++));
+      }
+    }
+    Map<String, List<String>> partsByName = new LinkedHashMap<>();
+    List<String> late = new ArrayList<>();
     for (String name : files.keySet()) {
       long size = sizes.get(name);
-      long partSize = partSize(size);
-      int count = partCount(size, partSize);
-      List<String> parts = List.copyOf(checksums.subList(part, part + count));
-      part += count;
-      result.put(name, new CheckpointFile(name, size, checksums.get(whole++), partSize, parts));
+      int count = partCount(size, partSize(size));
+      List<String> parts = List.copyOf(checksums.subList(next, next + count));
+      next += count;
+      partsByName.put(name, parts);
+      if (followed.get(name)) {
+        TrailingHashes.Digests digests = trailing.digests(files.get(name));
+        if (digests != null && digests.size() == size && digests.partCrc32c().equals(parts)) {
+          whole.put(name, digests.sha256());
+        } else {
+          late.add(name); // changed after it was followed, or not followed to the end
+        }
+      }
+    }
+    if (!late.isEmpty()) {
+      List<Task> lateTasks = new ArrayList<>();
+      for (String name : late) {
+        lateTasks.add(new Task(files.get(name), 0, sizes.get(name), Algorithm.SHA256));
+      }
+      List<Object> digests = runAll(lateTasks, threads);
+      for (int i = 0; i < late.size(); i++) {
+        if (digests.get(i) instanceof IOException io) {
+          throw io;
+        }
+        whole.put(late.get(i), (String) digests.get(i));
+      }
+    }
+    Map<String, CheckpointFile> result = new LinkedHashMap<>();
+    for (String name : files.keySet()) {
+      long size = sizes.get(name);
+      result.put(
+          name,
+          new CheckpointFile(name, size, whole.get(name), partSize(size), partsByName.get(name)));
     }
     return result;
   }
@@ -326,9 +339,11 @@ public final class FileHashes {
    * operator, as zlib combines CRC-32s) and B's CRC added.
    */
   public static int combineCrc32c(int crcA, int crcB, long lengthB) {
-    if (lengthB <= 0) {
-      return crcA;
-    }
+    return lengthB <= 0 ? crcA : shift(crcA, lengthB) ^ crcB;
+  }
+
+  /** The CRC32C state {@code crc} advanced through {@code length} zero bytes. */
+  private static int shift(int crc, long length) {
     int[] even = new int[32]; // operator for 2^k zero bits, alternating with odd
     int[] odd = new int[32];
     odd[0] = CASTAGNOLI; // one zero bit
@@ -339,8 +354,7 @@ public final class FileHashes {
     }
     square(even, odd); // two zero bits
     square(odd, even); // four zero bits
-    int crc = crcA;
-    long remaining = lengthB;
+    long remaining = length;
     do {
       square(even, odd); // the first pass gives one zero byte
       if ((remaining & 1) != 0) {
@@ -356,7 +370,16 @@ public final class FileHashes {
       }
       remaining >>>= 1;
     } while (remaining != 0);
-    return crc ^ crcB;
+    return crc;
+  }
+
+  /** {@link #shift} by one full block as a matrix (shifting is linear), built once. */
+  private static final int[] SHIFT_ONE_BLOCK = new int[32];
+
+  static {
+    for (int n = 0; n < 32; n++) {
+      SHIFT_ONE_BLOCK[n] = shift(1 << n, MIN_PART_SIZE);
+    }
   }
 
   private static int times(int[] matrix, int vector) {
@@ -390,7 +413,10 @@ public final class FileHashes {
       int crc = blockCrcs.get(first);
       for (int b = first + 1; b < last; b++) {
         long length = Math.min(MIN_PART_SIZE, size - b * MIN_PART_SIZE);
-        crc = combineCrc32c(crc, blockCrcs.get(b), length);
+        crc =
+            length == MIN_PART_SIZE
+                ? times(SHIFT_ONE_BLOCK, crc) ^ blockCrcs.get(b)
+                : combineCrc32c(crc, blockCrcs.get(b), length);
       }
       result.add(HexFormat.of().toHexDigits(crc));
     }
@@ -529,9 +555,15 @@ public final class FileHashes {
   private static final ArrayBlockingQueue<ByteBuffer> BUFFERS =
       new ArrayBlockingQueue<>(Runtime.getRuntime().availableProcessors());
 
-  private static ByteBuffer takeBuffer() {
+  /** A direct read buffer: a kept one if free, else a new one. */
+  static ByteBuffer takeBuffer() {
     ByteBuffer buffer = BUFFERS.poll();
     return buffer != null ? buffer : ByteBuffer.allocateDirect(CHUNK);
+  }
+
+  /** Keeps {@code buffer} for the next {@link #takeBuffer} if fewer than one per core are kept. */
+  static void giveBuffer(ByteBuffer buffer) {
+    BUFFERS.offer(buffer);
   }
 
   private static FileChannel open(Path file) {

@@ -174,8 +174,8 @@ public record Manifest(
       long partSize = 0;
       List<String> parts = new ArrayList<>();
       JsonNode partSizeNode = f.get("partSize");
-      // Format version 1 listed a "partSha256" per part; it is ignored and such a file is verified
-      // by its whole SHA-256.
+      // Format version 1 listed a "partSha256" per part; it is ignored. A file without part
+      // checksums (version 1, or written so) is verified by its whole SHA-256.
       JsonNode partsNode = f.get("partCrc32c");
       if (partsNode != null) {
         if (partSizeNode == null
@@ -193,10 +193,6 @@ public record Manifest(
           }
           parts.add(part.asText());
         }
-      } else if (version >= 2 && size.asLong() > 0) {
-        // Since version 2 every non-empty file has part checksums.
-        throw new InvalidManifestException(
-            "entry for file '" + name + "' has no part checksums", false);
       }
       try {
         files.put(name, new CheckpointFile(name, size.asLong(), sha, partSize, parts));

@@ -147,7 +147,7 @@ public final class NdListReader {
       stagingArray = staging.create(new Shape(max), DataType.UINT8);
       memory = stagingArray.toByteBuffer(true);
     } else {
-      memory = ByteBuffer.allocateDirect(max);
+      memory = max > 0 ? ByteBuffer.allocateDirect(max) : ByteBuffer.allocate(0);
     }
     try {
       for (Header h : headers) {
@@ -176,7 +176,9 @@ public final class NdListReader {
         stagingArray.close();
       }
       if (kept) {
-        KEPT_STAGING.set(memory);
+        ByteBuffer given = memory;
+        KEPT_STAGING.accumulateAndGet(
+            given, (k, g) -> k == null || k.capacity() < g.capacity() ? g : k);
       }
     }
   }

@@ -69,7 +69,8 @@ public final class Preloaded {
 
   /** Returns a buffer from {@link #takeBuffer} once nothing refers to its contents any more. */
   public static void giveBack(ByteBuffer buffer) {
-    KEPT.set(buffer);
+    KEPT.accumulateAndGet(
+        buffer, (kept, given) -> kept == null || kept.capacity() < given.capacity() ? given : kept);
   }
 
   /** Ends an {@link #install}. */

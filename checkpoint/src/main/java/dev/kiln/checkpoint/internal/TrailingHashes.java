@@ -3,11 +3,8 @@ package dev.kiln.checkpoint.internal;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -20,21 +17,30 @@ import java.util.concurrent.ThreadFactory;
 import java.util.zip.CRC32C;
 
 /**
- * Checksums (SHA-256 and part CRC32Cs) of the files a save is writing, computed while they are
- * being written.
+ * The SHA-256 of files a save is writing, computed while they are being written.
  *
  * <p>A file's SHA-256 is sequential and runs at about 1.3 GB/s per core, slower than writing. A
  * save hashing after the writer returns therefore takes write + hash; hashing behind the writer
  * takes about the longer of the two. The store opens a {@link Session} around its writer; {@code
- * TensorFile.write} on that thread asks for a {@link Tracker} and reports how far it has written; a
- * thread from the store's factory reads those bytes back from the page cache and hashes them. The
- * store uses a result only if the file still has the size, modification time and identity it had
- * when the writer finished; otherwise it hashes the file itself.
+ * TensorFile.write} on that thread asks for a {@link Tracker} and reports how far it has written.
+ * Once a file passes {@link #START_BYTES}, a thread from the store's factory reads the written
+ * bytes back from the page cache and computes, from the same buffer, their SHA-256 and the CRC32C
+ * of each 1 MiB block. At most {@link #MAX_ACTIVE} files are followed at once; others (and small
+ * files) are hashed by the store afterwards.
+ *
+ * <p>The store trusts a tracker's SHA-256 only if the part CRC32Cs it computes from the finished
+ * file equal those the tracker computed from the bytes it hashed: a file changed after it was
+ * followed, however its timestamps look, is hashed again.
  */
 public final class TrailingHashes {
 
+  /** A file is followed once this much of it is written. */
+  public static final long START_BYTES = FileHashes.MIN_PART_SIZE;
+
+  /** Files followed at the same time, per save. */
+  public static final int MAX_ACTIVE = 2;
+
   private static final ThreadLocal<Session> CURRENT = new ThreadLocal<>();
-  private static final int CHUNK = 4 << 20;
   private static final long BLOCK = FileHashes.MIN_PART_SIZE;
 
   private TrailingHashes() {}
@@ -47,8 +53,8 @@ public final class TrailingHashes {
   }
 
   /**
-   * A tracker hashing {@code file} as it is written, or null if no save on this thread is writing
-   * into a directory that holds it. Call once the file exists (after opening it for writing).
+   * A tracker for {@code file}, or null if no save on this thread is writing into a directory that
+   * holds it. Call once the file exists (after opening it for writing).
    */
   public static Tracker track(Path file) {
     Session session = CURRENT.get();
@@ -59,39 +65,57 @@ public final class TrailingHashes {
     if (!path.startsWith(session.root)) {
       return null;
     }
-    return session.start(path);
+    return session.track(path);
   }
 
   /** The files one save's writer wrote on the store's thread. */
   public static final class Session implements AutoCloseable {
     private final Path root;
     private final ThreadFactory threads;
-    private final Map<Path, Tracker> trackers = new LinkedHashMap<>();
+    private final Map<Path, Tracker> trackers = new LinkedHashMap<>(); // guarded by this
+    private int active; // guarded by this
 
     private Session(Path root, ThreadFactory threads) {
       this.root = root;
       this.threads = Objects.requireNonNull(threads, "threads == null");
     }
 
-    private synchronized Tracker start(Path path) {
-      Tracker previous = trackers.remove(path);
+    private Tracker track(Path path) {
+      Tracker previous;
+      Tracker tracker = new Tracker(this, path);
+      synchronized (this) {
+        previous = trackers.put(path, tracker);
+      }
       if (previous != null) {
         previous.cancel(); // written again: only the last write counts
       }
-      Tracker tracker = new Tracker(path);
-      try {
-        // One thread per checksum: SHA-256 is the slow one, and the two share the cores.
-        tracker.shaThread = threads.newThread(() -> tracker.run(true));
-        tracker.shaThread.start();
-        tracker.crcThread = threads.newThread(() -> tracker.run(false));
-        tracker.crcThread.start();
-      } catch (RuntimeException e) {
-        // No threads to spare: the file is written untracked and the store hashes it afterwards.
-        tracker.cancel();
-        return null;
-      }
-      trackers.put(path, tracker);
       return tracker;
+    }
+
+    /** Starts {@code tracker}'s thread unless {@link #MAX_ACTIVE} are running; false if not. */
+    private boolean startThread(Tracker tracker) {
+      synchronized (this) {
+        if (active >= MAX_ACTIVE || trackers.get(tracker.file) != tracker) {
+          return false;
+        }
+        active++;
+      }
+      try {
+        Thread thread = threads.newThread(tracker::run);
+        tracker.thread = thread;
+        thread.start();
+        return true;
+      } catch (Throwable e) {
+        // No thread to spare (an OutOfMemoryError "unable to create native thread" included):
+        // the store hashes the file afterwards.
+        tracker.thread = null;
+        threadEnded();
+        return false;
+      }
+    }
+
+    private synchronized void threadEnded() {
+      active--;
     }
 
     /** Stops handing out trackers on this thread; the ones started keep hashing. */
@@ -101,9 +125,16 @@ public final class TrailingHashes {
       }
     }
 
+    /** Whether a thread followed {@code file} as it was written (its result may be unusable). */
+    public synchronized boolean isFollowed(Path file) {
+      Tracker tracker = trackers.get(file.toAbsolutePath().normalize());
+      return tracker != null && tracker.thread != null;
+    }
+
     /**
-     * Waits for {@code file}'s tracker; returns its checksums if it hashed exactly what the file
-     * holds now, else null (not tracked, failed, or the file changed after its writer finished).
+     * Waits for {@code file}'s tracker; returns what it computed if the writer finished and the
+     * tracker hashed every byte the writer reported, else null. The caller must still check the
+     * part CRC32Cs against the file (see the class comment).
      */
     public Digests digests(Path file) {
       Tracker tracker;
@@ -116,9 +147,7 @@ public final class TrailingHashes {
     /** Stops unfinished trackers and waits for every tracker thread. */
     @Override
     public void close() {
-      if (CURRENT.get() == this) {
-        CURRENT.remove();
-      }
+      endWriting();
       Tracker[] all;
       synchronized (this) {
         all = trackers.values().toArray(new Tracker[0]);
@@ -129,44 +158,43 @@ public final class TrailingHashes {
     }
   }
 
-  /** What a tracker computed: the file's size, SHA-256 and part CRC32Cs. */
+  /** What a tracker computed from the bytes it hashed: their count, SHA-256 and part CRC32Cs. */
   public record Digests(long size, String sha256, List<String> partCrc32c) {}
 
   /** Follows one file as it is written. */
   public static final class Tracker {
+    private final Session session;
     private final Path file;
-    private Thread shaThread;
-    private Thread crcThread;
+    private volatile Thread thread; // set once, by the writer's thread
+    private boolean startTried; // writer's thread only
     // Guarded by this.
     private long written;
     private boolean finished;
     private boolean failed;
     private boolean cancelled;
-    private BasicFileAttributes finalAttributes;
-    private long shaBytes = -1;
-    private String sha256;
-    private long crcBytes = -1;
-    private List<Integer> blockCrcs;
+    private Digests digests;
 
-    private Tracker(Path file) {
+    private Tracker(Session session, Path file) {
+      this.session = session;
       this.file = file;
     }
 
     /** The writer has written the first {@code bytes} bytes of the file. */
-    public synchronized void written(long bytes) {
-      written = bytes;
-      notifyAll();
-    }
-
-    /** The writer is done; the file is complete. */
-    public void finished() {
-      BasicFileAttributes attributes = attributes(file);
+    public void written(long bytes) {
       synchronized (this) {
-        finalAttributes = attributes;
-        finished = true;
-        failed |= attributes == null;
+        written = bytes;
         notifyAll();
       }
+      if (!startTried && bytes >= START_BYTES) {
+        startTried = true;
+        session.startThread(this);
+      }
+    }
+
+    /** The writer is done and has closed the file. */
+    public synchronized void finished() {
+      finished = true;
+      notifyAll();
     }
 
     /** The writer failed; the result is not used. */
@@ -181,53 +209,28 @@ public final class TrailingHashes {
         cancelled = true;
         notifyAll();
       }
-      Threads.joinUninterruptibly(shaThread);
-      Threads.joinUninterruptibly(crcThread);
+      Threads.joinUninterruptibly(thread);
     }
 
     private Digests result() {
       synchronized (this) {
-        if (!finished) {
-          return null; // the writer left it unfinished; close() stops the threads
+        if (!finished || thread == null) {
+          return null; // unfinished writer (close() stops the thread), or never followed
         }
       }
-      Threads.joinUninterruptibly(shaThread);
-      Threads.joinUninterruptibly(crcThread);
-      BasicFileAttributes now = attributes(file);
+      Threads.joinUninterruptibly(thread);
       synchronized (this) {
-        if (sha256 == null
-            || blockCrcs == null
-            || failed
-            || now == null
-            || finalAttributes == null
-            || shaBytes != now.size()
-            || crcBytes != now.size()
-            || now.size() != finalAttributes.size()
-            || !now.lastModifiedTime().equals(finalAttributes.lastModifiedTime())
-            || !Objects.equals(now.fileKey(), finalAttributes.fileKey())) {
-          return null;
-        }
-        return new Digests(shaBytes, sha256, FileHashes.partCrc32c(crcBytes, blockCrcs));
+        return failed || digests == null || digests.size() != written ? null : digests;
       }
     }
 
-    /**
-     * Follows the writer, computing the SHA-256 ({@code sha}) or the CRC32C of each 1 MiB block.
-     */
-    private void run(boolean sha) {
-      MessageDigest digest = null;
-      if (sha) {
-        try {
-          digest = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-          throw new AssertionError("every Java platform supports SHA-256", e);
-        }
-      }
-      ByteBuffer buffer = ByteBuffer.allocateDirect(CHUNK);
-      CRC32C crc = new CRC32C();
-      List<Integer> blocks = new ArrayList<>();
-      long position = 0;
+    private void run() {
+      ByteBuffer buffer = FileHashes.takeBuffer();
       try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+        MessageDigest sha = MessageDigest.getInstance("SHA-256");
+        CRC32C crc = new CRC32C();
+        List<Integer> blocks = new ArrayList<>();
+        long position = 0;
         while (true) {
           long limit;
           synchronized (this) {
@@ -242,18 +245,14 @@ public final class TrailingHashes {
             }
             limit = written;
           }
-          buffer.clear().limit((int) Math.min(CHUNK, limit - position));
+          buffer.clear().limit((int) Math.min(buffer.capacity(), limit - position));
           int n = channel.read(buffer, position);
           if (n < 0) {
-            return; // truncated under us: not done, so the store hashes the file itself
+            return; // truncated under us: no result, so the store hashes the file itself
           }
           buffer.flip();
-          if (sha) {
-            digest.update(buffer);
-            position += n;
-            continue;
-          }
-          // A CRC32C per 1 MiB block; the parts' CRC32Cs are combined from them at the end.
+          sha.update(buffer.duplicate());
+          // The CRC32C of each 1 MiB block, from the same bytes the SHA-256 saw.
           while (buffer.hasRemaining()) {
             long blockEnd = (position / BLOCK + 1) * BLOCK;
             int slice = (int) Math.min(buffer.remaining(), blockEnd - position);
@@ -266,34 +265,25 @@ public final class TrailingHashes {
             }
           }
         }
-        if (sha) {
-          String hex = HexFormat.of().formatHex(digest.digest());
-          synchronized (this) {
-            shaBytes = position;
-            sha256 = hex;
-          }
-        } else {
-          if (position % BLOCK != 0) {
-            blocks.add((int) crc.getValue());
-          }
-          synchronized (this) {
-            crcBytes = position;
-            blockCrcs = blocks;
-          }
+        if (position % BLOCK != 0) {
+          blocks.add((int) crc.getValue());
         }
-      } catch (IOException e) {
-        // not done: the store hashes the file itself
+        Digests result =
+            new Digests(
+                position,
+                HexFormat.of().formatHex(sha.digest()),
+                FileHashes.partCrc32c(position, blocks));
+        synchronized (this) {
+          digests = result;
+        }
+      } catch (IOException | NoSuchAlgorithmException | RuntimeException e) {
+        // no result: the store hashes the file itself
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+      } finally {
+        FileHashes.giveBuffer(buffer);
+        session.threadEnded();
       }
-    }
-  }
-
-  private static BasicFileAttributes attributes(Path file) {
-    try {
-      return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-    } catch (IOException e) {
-      return null;
     }
   }
 }

@@ -241,12 +241,12 @@ class ManifestTest {
   }
 
   @Test
-  void aFormatVersion2EntryOfANonEmptyFileWithoutPartCrc32cIsRejected() throws Exception {
+  void anEntryWithoutPartCrc32cParsesAsAFileWithoutPartsAsToJsonWritesIt() throws Exception {
     byte[] json = edit(model -> model.remove("partCrc32c"));
 
-    assertThatThrownBy(() -> Manifest.parse(json))
-        .isInstanceOf(Manifest.InvalidManifestException.class)
-        .hasMessageContaining("entry for file 'model.bin' has no part checksums");
+    CheckpointFile model = Manifest.parse(json).files().get("model.bin");
+
+    assertThat(model).isEqualTo(new CheckpointFile("model.bin", 2 * MIB + MIB / 2, hex('a')));
   }
 
   @Test
