@@ -164,6 +164,7 @@ public final class CheckpointStore {
     try {
       progress.at("creating", temp);
       fileOps.createDirectory(temp);
+      progress.at("starting the sync thread for", temp);
       syncer = new Syncer();
       progress.at("writing", temp);
       trailing = TrailingHashes.open(temp, threadFactory);

@@ -82,6 +82,104 @@ class CheckpointStoreFailureTest {
     assertThat(entries(dir)).containsExactly(committed.name());
   }
 
+  @Test
+  void aThreadFactoryRefusingTheSyncThreadFailsTheSaveWithoutBlamingTheWriter() throws IOException {
+    CheckpointStore store = store(Retention.defaults());
+    Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+    IllegalStateException refused = new IllegalStateException("thread limit reached");
+    CheckpointStore refusing =
+        store.toBuilder()
+            .threadFactory(
+                runnable -> {
+                  throw refused;
+                })
+            .build();
+    boolean[] writerRan = new boolean[1];
+
+    CheckpointException e =
+        catchThrowableOfType(
+            () ->
+                refusing.save(
+                    CheckpointRequest.of(0, 2),
+                    d -> {
+                      writerRan[0] = true;
+                      Files.write(d.resolve("model.bin"), bytes(2048, 2));
+                    }),
+            CheckpointException.class);
+
+    assertThat(e)
+        .hasCause(refused)
+        .hasMessageContaining("Could not save checkpoint ckpt-000000000002-e0000 in " + dir)
+        .hasMessageContaining("thread limit reached")
+        .hasMessageNotContaining("writer");
+    assertThat(writerRan[0]).isFalse();
+    assertThat(entries(dir)).containsExactly(committed.name());
+    assertThat(store.latestValid()).contains(committed);
+  }
+
+  @Test
+  void aRuntimeExceptionWhileWritingTheManifestNamesItAndDoesNotBlameTheWriter()
+      throws IOException {
+    CheckpointStore store = store(Retention.defaults());
+    Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+    IllegalStateException bug = new IllegalStateException("the manifest could not be encoded");
+    FileOps system = FileOps.system();
+    FileOps failingManifest =
+        new FileOps() {
+          @Override
+          public void createDirectory(Path d) throws IOException {
+            system.createDirectory(d);
+          }
+
+          @Override
+          public OutputStream newOutputStream(Path f) throws IOException {
+            return system.newOutputStream(f);
+          }
+
+          @Override
+          public void writeDurably(Path f, byte[] b) throws IOException {
+            if (f.getFileName().toString().equals("manifest.json")) {
+              throw bug;
+            }
+            system.writeDurably(f, b);
+          }
+
+          @Override
+          public void fsyncFile(Path f) throws IOException {
+            system.fsyncFile(f);
+          }
+
+          @Override
+          public void fsyncDirectory(Path d) throws IOException {
+            system.fsyncDirectory(d);
+          }
+
+          @Override
+          public void atomicMove(Path from, Path to) throws IOException {
+            system.atomicMove(from, to);
+          }
+
+          @Override
+          public void deleteRecursively(Path p) throws IOException {
+            system.deleteRecursively(p);
+          }
+        };
+    CheckpointStore failing = store.toBuilder().fileOps(failingManifest).build();
+
+    CheckpointException e =
+        catchThrowableOfType(
+            () -> failing.save(CheckpointRequest.of(0, 2), bytesWriter(2048, 2)),
+            CheckpointException.class);
+
+    assertThat(e)
+        .hasCause(bug)
+        .hasMessageContaining("the manifest could not be encoded while writing ")
+        .hasMessageContaining("manifest.json")
+        .hasMessageNotContaining("checkpoint writer");
+    assertThat(entries(dir)).containsExactly(committed.name());
+    assertThat(store.latestValid()).contains(committed);
+  }
+
   /** The operations of one successful save with two files into a store holding one checkpoint. */
   private List<String> successfulSaveCalls() throws IOException {
     return successfulSaveCalls(Retention.defaults());

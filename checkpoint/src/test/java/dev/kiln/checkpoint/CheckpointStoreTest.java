@@ -16,13 +16,18 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.kiln.checkpoint.CheckpointProblem.Kind;
 import dev.kiln.checkpoint.internal.Manifest;
 import dev.kiln.checkpoint.internal.Sha256;
+import dev.kiln.checkpoint.internal.TrailingHashes;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -636,6 +641,46 @@ class CheckpointStoreTest {
   }
 
   @Test
+  void writerThrowingAnUndeclaredCheckedExceptionFailsTheSaveRemovesItsFilesAndEndsItsThreads()
+      throws IOException {
+    RecordingThreadFactory threads = new RecordingThreadFactory();
+    CheckpointStore store = store().toBuilder().threadFactory(threads).build();
+    TimeoutException timeout = new TimeoutException("gathering the optimizer state timed out");
+    List<Thread> aliveInTheWriter = new ArrayList<>();
+
+    assertThatThrownBy(
+            () ->
+                store.save(
+                    CheckpointRequest.of(0, 1),
+                    d -> {
+                      // A large file the store follows as it is written, left unfinished.
+                      Path file = d.resolve("model.bin");
+                      try (FileChannel channel =
+                          FileChannel.open(
+                              file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+                        ByteBuffer data = ByteBuffer.wrap(randomBytes(2 * MIB, 1));
+                        while (data.hasRemaining()) {
+                          channel.write(data);
+                        }
+                        tracker.written(2 * MIB);
+                      }
+                      threads.created().stream()
+                          .filter(Thread::isAlive)
+                          .forEach(aliveInTheWriter::add);
+                      sneakyThrow(timeout); // as Kotlin or Lombok's @SneakyThrows code may
+                    }))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("the checkpoint writer threw " + timeout)
+        .hasCause(timeout);
+
+    assertThat(aliveInTheWriter).as("the sync thread and the tracker's").hasSize(2);
+    assertThat(threads.created()).noneMatch(Thread::isAlive);
+    assertThat(entries(dir)).isEmpty();
+    assertThat(store.latestValid()).isEmpty();
+  }
+
+  @Test
   void directoryThatIsAFileFailsToBuildNamingIt() throws IOException {
     Path file = Files.writeString(dir.resolve("file"), "x");
 
@@ -655,5 +700,11 @@ class CheckpointStoreTest {
     assertThat(copy.retention()).isEqualTo(retention);
     assertThat(copy.versions()).containsEntry("kiln", "9");
     assertThat(copy.directory()).isEqualTo(store.directory());
+  }
+
+  /** Throws {@code t}, checked or not, without declaring it. */
+  @SuppressWarnings("unchecked")
+  private static <E extends Throwable> void sneakyThrow(Throwable t) throws E {
+    throw (E) t;
   }
 }

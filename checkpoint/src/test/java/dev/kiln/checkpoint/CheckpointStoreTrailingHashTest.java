@@ -7,12 +7,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import dev.kiln.checkpoint.internal.TrailingHashes;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
@@ -78,40 +84,82 @@ class CheckpointStoreTrailingHashTest {
   }
 
   @Test
-  void aTensorFileIsHashedOnTwoFactoryThreadsWhileTheWriterRunsAndNotAgainAfterIt()
+  void aTensorFileIsFollowedOnOneFactoryThreadWhileTheWriterRunsAndASmallJsonFileIsNot()
       throws IOException {
     CheckpointStore store = store();
     NDArray weights = tensor(FLOATS, 2);
-    int[] threadsWhenTheWriterReturned = new int[1];
-    int[] threadsBeforeTheTensorFile = new int[1];
+    List<Thread> duringTheTensorFile = new ArrayList<>();
+    List<Thread> duringTheJsonFile = new ArrayList<>();
 
     Checkpoint saved =
         store.save(
             CheckpointRequest.of(0, 1),
             d -> {
-              threadsBeforeTheTensorFile[0] = threads.created().size();
+              int before = threads.created().size();
               TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
-              threadsWhenTheWriterReturned[0] = threads.created().size();
+              duringTheTensorFile.addAll(
+                  threads.created().subList(before, threads.created().size()));
+              before = threads.created().size();
+              Files.writeString(d.resolve("state.json"), "{\"step\":1}");
+              duringTheJsonFile.addAll(threads.created().subList(before, threads.created().size()));
             });
 
-    assertThat(threadsWhenTheWriterReturned[0] - threadsBeforeTheTensorFile[0])
-        .as("tracker threads started by TensorFile.write")
-        .isEqualTo(2);
-    assertThat(threads.created())
-        .as("the store hashed nothing itself after the writer")
-        .hasSize(threadsWhenTheWriterReturned[0])
-        .noneMatch(Thread::isAlive);
+    assertThat(duringTheTensorFile).as("tracker threads started by TensorFile.write").hasSize(1);
+    assertThat(duringTheJsonFile).as("threads started for the JSON file").isEmpty();
+    assertThat(threads.created()).noneMatch(Thread::isAlive);
     assertRecordedAsCommitted(saved, "model.ndlist");
+    assertRecordedAsCommitted(saved, "state.json");
     assertThat(store.latestValid()).contains(saved);
   }
 
   @Test
-  void aTensorFileAppendedToAfterItsWriterFinishedIsHashedByTheStoreAndTheCheckpointVerifies()
+  void aTensorFilePatchedInPlaceWithItsSizeAndTimeKeptIsRecordedWithThePatchedBytesChecksums()
+      throws IOException {
+    CheckpointStore store = store();
+    NDArray weights = tensor(FLOATS, 20);
+    long offset = 2L * MIB + 5; // inside the tensor's data, in the third part
+    byte[] unpatched = new byte[1];
+    List<Thread> trackers = new ArrayList<>();
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              Path file = d.resolve("model.ndlist");
+              int before = threads.created().size();
+              TensorFile.write(file, Map.of("fc.weight", weights));
+              // Waits until the tracker has hashed the file as written.
+              trackers.addAll(threads.created().subList(before, threads.created().size()));
+              for (Thread tracker : trackers) {
+                joinUninterruptibly(tracker);
+              }
+              FileTime written = Files.getLastModifiedTime(file);
+              unpatched[0] = Files.readAllBytes(file)[(int) offset];
+              try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                channel.write(ByteBuffer.wrap(new byte[] {(byte) (unpatched[0] ^ 0x40)}), offset);
+              }
+              // Same size, same modification time (as a coarse file system clock may leave it).
+              Files.setLastModifiedTime(file, written);
+            });
+
+    assertThat(trackers).as("the file was followed as it was written").hasSize(1);
+    byte[] committed = Files.readAllBytes(saved.file("model.ndlist"));
+    assertThat(committed[(int) offset]).isEqualTo((byte) (unpatched[0] ^ 0x40));
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertThat(store.latestValid()).contains(saved);
+    assertThat(store.problems()).isEmpty();
+    CheckpointStore sha256 = store.toBuilder().verification(Verification.SHA256).build();
+    assertThat(sha256.verify(saved.directory())).isEqualTo(saved);
+    assertThat(sha256.latestValid()).contains(saved);
+    assertThat(sha256.problems()).isEmpty();
+  }
+
+  @Test
+  void aTensorFileAppendedToWithItsTimeKeptIsRecordedAsCommittedAndTheCheckpointVerifies()
       throws IOException {
     CheckpointStore store = store();
     NDArray weights = tensor(FLOATS, 3);
     byte[] trailer = randomBytes(4096, 4);
-    int[] threadsWhenTheWriterReturned = new int[1];
 
     Checkpoint saved =
         store.save(
@@ -119,17 +167,15 @@ class CheckpointStoreTrailingHashTest {
             d -> {
               Path file = d.resolve("model.ndlist");
               TensorFile.write(file, Map.of("fc.weight", weights));
+              FileTime written = Files.getLastModifiedTime(file);
               Files.write(file, trailer, StandardOpenOption.APPEND);
-              threadsWhenTheWriterReturned[0] = threads.created().size();
+              Files.setLastModifiedTime(file, written);
             });
 
     byte[] committed = Files.readAllBytes(saved.file("model.ndlist"));
     assertThat(committed).endsWith(trailer);
     assertRecordedAsCommitted(saved, "model.ndlist");
-    assertThat(threads.created())
-        .as("the store hashed the changed file itself")
-        .hasSizeGreaterThan(threadsWhenTheWriterReturned[0])
-        .noneMatch(Thread::isAlive);
+    assertThat(threads.created()).noneMatch(Thread::isAlive);
     assertThat(store.latestValid()).contains(saved);
     assertThat(store.problems()).isEmpty();
   }
@@ -293,6 +339,54 @@ class CheckpointStoreTrailingHashTest {
   }
 
   @Test
+  void moreLargeTensorFilesThanAreFollowedAtOnceAreAllRecordedAsCommitted() throws IOException {
+    CheckpointStore store = store();
+    List<NDArray> tensors = new ArrayList<>();
+    for (int i = 0; i < TrailingHashes.MAX_ACTIVE + 2; i++) {
+      tensors.add(tensor(MIB / 4 + 1000 * i, 30 + i));
+    }
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              for (int i = 0; i < tensors.size(); i++) {
+                TensorFile.write(d.resolve("part-" + i + ".ndlist"), Map.of("w", tensors.get(i)));
+              }
+            });
+
+    assertThat(saved.files()).hasSize(tensors.size());
+    for (String name : saved.files().keySet()) {
+      assertRecordedAsCommitted(saved, name);
+    }
+    assertThat(threads.created()).noneMatch(Thread::isAlive);
+    assertThat(store.latestValid()).contains(saved);
+    assertThat(
+            store.toBuilder().verification(Verification.SHA256).build().verify(saved.directory()))
+        .isEqualTo(saved);
+  }
+
+  @Test
+  void aTensorFileTheWriterDeletesAfterwardsIsNotInTheCheckpoint() throws IOException {
+    CheckpointStore store = store();
+    NDArray weights = tensor(FLOATS, 21);
+    NDArray kept = tensor(FLOATS, 22);
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              TensorFile.write(d.resolve("scratch.ndlist"), Map.of("w", weights));
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("w", kept));
+              Files.delete(d.resolve("scratch.ndlist"));
+            });
+
+    assertThat(saved.files()).containsOnlyKeys("model.ndlist");
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertThat(store.latestValid()).contains(saved);
+  }
+
+  @Test
   void aCheckpointSavedWithTensorFileLoadsWithCrc32cAndWithSha256Verification() throws IOException {
     NDArray weights = tensor(FLOATS, 17);
     Checkpoint saved =
@@ -354,6 +448,15 @@ class CheckpointStoreTrailingHashTest {
         .as(name)
         .isEqualTo(
             new CheckpointFile(name, bytes.length, sha256(bytes), MIB, partCrc32cs(bytes, MIB)));
+  }
+
+  private static void joinUninterruptibly(Thread thread) throws IOException {
+    try {
+      thread.join();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException(e);
+    }
   }
 
   private static byte[] randomBytes(int size, long seed) {

@@ -5,6 +5,7 @@ import static dev.kiln.checkpoint.IndependentChecksums.sha256;
 import static java.nio.file.StandardOpenOption.CREATE_NEW;
 import static java.nio.file.StandardOpenOption.WRITE;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.kiln.checkpoint.CheckpointFile;
@@ -19,7 +20,10 @@ import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -48,7 +52,13 @@ class TrailingHashesTest {
     root = Files.createDirectory(dir.resolve("root"));
   }
 
-  // ---------------------------------------------------------------- digests of a tracked file
+  @Test
+  void filesAreFollowedFromTheirFirstMebibyteOnAndAtMostTwoAtATime() {
+    assertThat(TrailingHashes.START_BYTES).isEqualTo(MIB);
+    assertThat(TrailingHashes.MAX_ACTIVE).isEqualTo(2);
+  }
+
+  // ---------------------------------------------------------------- digests of a followed file
 
   @Test
   void aFileWrittenInSlicesGetsItsSizeSha256AndPartCrc32csAsComputedIndependently()
@@ -61,6 +71,7 @@ class TrailingHashesTest {
 
       TrailingHashes.Digests digests = session.digests(file);
 
+      assertThat(session.isFollowed(file)).isTrue();
       assertThat(digests).isNotNull();
       assertThat(digests.size()).isEqualTo(data.length);
       assertThat(digests.sha256()).isEqualTo(sha256(data));
@@ -69,25 +80,24 @@ class TrailingHashesTest {
   }
 
   @Test
-  void filesOfNoBytesOneByteAndAroundABlockBoundaryGetIndependentlyComputedDigests()
+  void filesOfOneMebibyteAndAroundTheNextBlockBoundaryGetIndependentlyComputedDigests()
       throws IOException {
-    int[] sizes = {0, 1, MIB - 1, MIB, MIB + 1, 2 * MIB};
+    int[] sizes = {MIB, MIB + 1, 2 * MIB - 1, 2 * MIB, 2 * MIB + 1};
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       for (int size : sizes) {
         byte[] data = randomBytes(size, 100 + size);
         Path file = root.resolve("file-" + size + ".bin");
         writeTracked(file, data, SLICE);
 
+        // Waits for the file's thread, so the next file has a free one.
         TrailingHashes.Digests digests = session.digests(file);
 
-        assertThat(digests).as("digests of %d bytes", size).isNotNull();
-        assertThat(digests.size()).as("size of %d bytes", size).isEqualTo(size);
-        assertThat(digests.sha256()).as("SHA-256 of %d bytes", size).isEqualTo(sha256(data));
-        assertThat(digests.partCrc32c())
-            .as("part CRC32Cs of %d bytes", size)
-            .isEqualTo(partCrc32cs(data, MIB));
+        assertThat(digests)
+            .as("digests of %d bytes", size)
+            .isEqualTo(new TrailingHashes.Digests(size, sha256(data), partCrc32cs(data, MIB)));
       }
     }
+    assertThat(threads.created()).hasSize(sizes.length);
   }
 
   @Test
@@ -143,26 +153,504 @@ class TrailingHashesTest {
   }
 
   @Test
-  void digestsAreFoundUnderAnotherSpellingOfTheSamePath() throws IOException {
-    byte[] data = randomBytes(5000, 3);
+  void aFileTrackedUnderAnotherSpellingOfItsPathIsFollowedAndFoundUnderEither() throws IOException {
+    byte[] data = randomBytes(MIB + 5000, 3);
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       Files.createDirectory(root.resolve("sub"));
       writeTracked(root.resolve("sub/../model.bin"), data, SLICE);
 
-      assertThat(session.digests(root.resolve("model.bin")))
+      TrailingHashes.Digests expected =
+          new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB));
+      assertThat(session.isFollowed(root.resolve("model.bin"))).isTrue();
+      assertThat(session.digests(root.resolve("model.bin"))).isEqualTo(expected);
+      assertThat(session.isFollowed(root.resolve("sub/../model.bin"))).isTrue();
+      assertThat(session.digests(root.resolve("sub/../model.bin"))).isEqualTo(expected);
+    }
+  }
+
+  // ---------------------------------------------------------------- when a thread follows a file
+
+  @Test
+  void aFileGetsOneThreadFromTheSessionsFactoryWhenItsFirstMebibyteIsWrittenAndNoneBefore()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(3 * MIB, 4);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        assertThat(tracker).isNotNull();
+        writeFully(channel, ByteBuffer.wrap(data, 0, MIB - 1));
+        tracker.written(MIB - 1);
+        assertThat(threads.created()).as("below 1 MiB").isEmpty();
+        assertThat(session.isFollowed(file)).as("below 1 MiB").isFalse();
+
+        writeFully(channel, ByteBuffer.wrap(data, MIB - 1, 1));
+        tracker.written(MIB);
+        assertThat(threads.created()).as("at 1 MiB").hasSize(1);
+        assertThat(threads.created().get(0).isAlive()).as("started").isTrue();
+        assertThat(session.isFollowed(file)).as("at 1 MiB").isTrue();
+
+        writeFully(channel, ByteBuffer.wrap(data, MIB, data.length - MIB));
+        tracker.written(data.length);
+        tracker.finished();
+      }
+
+      assertThat(session.digests(file))
           .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+      assertThat(threads.created()).as("one thread for the whole file").hasSize(1);
+
+      writeTracked(root.resolve("optimizer.bin"), randomBytes(MIB + 1, 5), SLICE);
+      assertThat(threads.created()).as("one more for the next file").hasSize(2);
     }
   }
 
   @Test
-  void eachTrackerHashesOnTwoThreadsFromTheSessionsFactory() throws IOException {
+  void filesUnderOneMebibyteAreNotFollowedAndHaveNoDigests() throws IOException {
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      writeTracked(root.resolve("a.bin"), randomBytes(1000, 4), SLICE);
-      assertThat(threads.created()).hasSize(2);
+      for (int size : new int[] {0, 1, MIB - 1}) {
+        Path file =
+            writeTracked(root.resolve("file-" + size + ".bin"), randomBytes(size, 6), SLICE);
 
-      writeTracked(root.resolve("b.bin"), randomBytes(1000, 5), SLICE);
-      assertThat(threads.created()).hasSize(4);
+        assertThat(session.isFollowed(file)).as("%d bytes followed", size).isFalse();
+        assertThat(session.digests(file)).as("digests of %d bytes", size).isNull();
+      }
     }
+    assertThat(threads.created()).isEmpty();
+  }
+
+  @Test
+  void whileTwoFilesAreFollowedAThirdWrittenMeanwhileIsNot() throws IOException {
+    int files = TrailingHashes.MAX_ACTIVE + 1;
+    List<Path> paths = new ArrayList<>();
+    List<byte[]> contents = new ArrayList<>();
+    List<FileChannel> channels = new ArrayList<>();
+    List<TrailingHashes.Tracker> trackers = new ArrayList<>();
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try {
+        for (int i = 0; i < files; i++) {
+          Path file = root.resolve("file-" + i + ".bin");
+          paths.add(file);
+          contents.add(randomBytes(2 * MIB + i, 10 + i));
+          channels.add(openForWriting(file));
+          trackers.add(TrailingHashes.track(file));
+        }
+        // Every file passes 1 MiB before any is finished.
+        for (int i = 0; i < files; i++) {
+          writeSlices(channels.get(i), trackers.get(i), contents.get(i), 0, MIB + 7, SLICE);
+        }
+        assertThat(threads.created()).hasSize(TrailingHashes.MAX_ACTIVE).allMatch(Thread::isAlive);
+        for (int i = 0; i < files; i++) {
+          byte[] data = contents.get(i);
+          writeSlices(channels.get(i), trackers.get(i), data, MIB + 7, data.length, SLICE);
+        }
+        assertThat(threads.created()).as("none later either").hasSize(TrailingHashes.MAX_ACTIVE);
+      } finally {
+        for (FileChannel channel : channels) {
+          channel.close();
+        }
+      }
+      trackers.forEach(TrailingHashes.Tracker::finished);
+
+      for (int i = 0; i < files; i++) {
+        byte[] data = contents.get(i);
+        boolean followed = i < TrailingHashes.MAX_ACTIVE;
+        assertThat(session.isFollowed(paths.get(i))).as("file %d followed", i).isEqualTo(followed);
+        assertThat(session.digests(paths.get(i)))
+            .as("digests of file %d", i)
+            .isEqualTo(
+                followed
+                    ? new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB))
+                    : null);
+      }
+    }
+    assertThat(threads.created()).noneMatch(Thread::isAlive);
+  }
+
+  @Test
+  void aFileWrittenAfterTheFollowedOnesWereHashedIsFollowedToo() throws IOException {
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      List<Path> earlier = new ArrayList<>();
+      for (int i = 0; i < TrailingHashes.MAX_ACTIVE; i++) {
+        earlier.add(writeTracked(root.resolve("file-" + i + ".bin"), randomBytes(MIB, i), SLICE));
+      }
+      for (Path file : earlier) {
+        assertThat(session.digests(file)).as("%s", file).isNotNull(); // waits for its thread
+      }
+      byte[] data = randomBytes(MIB + 3, 20);
+
+      Path later = writeTracked(root.resolve("later.bin"), data, SLICE);
+
+      assertThat(session.isFollowed(later)).isTrue();
+      assertThat(session.digests(later))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+      assertThat(threads.created()).hasSize(TrailingHashes.MAX_ACTIVE + 1);
+    }
+  }
+
+  // ---------------------------------------------------------------- a factory that fails
+
+  @Test
+  void aThreadFactoryThatThrowsLeavesTheFileUnfollowedAndTheWriterCarriesOn() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(3 * MIB + 1, 23);
+    FailingThreadFactory refusing = new FailingThreadFactory(Failure.THROW);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, refusing)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        assertThat(tracker).isNotNull();
+        writeSlices(channel, tracker, data, SLICE);
+        tracker.finished();
+      }
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.isFollowed(file)).isFalse();
+      assertThat(session.digests(file)).isNull();
+    }
+    assertThat(refusing.requests()).as("asked once, not on every later slice").isEqualTo(1);
+    assertThat(refusing.created()).isEmpty();
+  }
+
+  @Test
+  void aThreadWhoseStartThrowsOutOfMemoryErrorLeavesTheFileUnfollowedAndNothingRunning()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(3 * MIB + 1, 24);
+    FailingThreadFactory exhausted = new FailingThreadFactory(Failure.UNSTARTABLE);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, exhausted)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        assertThat(tracker).isNotNull();
+        // Caught here, so that an escaping OutOfMemoryError fails this test and not the run.
+        assertThatCode(() -> writeSlices(channel, tracker, data, SLICE)).doesNotThrowAnyException();
+        tracker.finished();
+      }
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.isFollowed(file)).isFalse();
+      assertThat(session.digests(file)).isNull();
+    }
+    assertThat(exhausted.requests()).isEqualTo(1);
+    assertThat(exhausted.unstartable())
+        .hasSize(1)
+        .allMatch(thread -> thread.getState() == Thread.State.NEW);
+    assertThat(exhausted.created()).isEmpty();
+  }
+
+  @Test
+  void threadsThatCouldNotBeMadeOrStartedDoNotCountAgainstTheFilesFollowedAtOnce()
+      throws IOException {
+    FailingThreadFactory flaky =
+        new FailingThreadFactory(Failure.THROW, Failure.UNSTARTABLE, Failure.NULL);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, flaky)) {
+      for (int i = 0; i < 3; i++) {
+        Path refused = root.resolve("refused-" + i + ".bin");
+        byte[] data = randomBytes(MIB, i);
+        // Caught here, so that an escaping OutOfMemoryError fails this test and not the run.
+        assertThatCode(() -> writeTracked(refused, data, MIB)).doesNotThrowAnyException();
+        assertThat(session.isFollowed(refused)).as("%s", refused).isFalse();
+      }
+      int files = TrailingHashes.MAX_ACTIVE + 1;
+      List<Path> paths = new ArrayList<>();
+      List<FileChannel> channels = new ArrayList<>();
+      List<TrailingHashes.Tracker> trackers = new ArrayList<>();
+      try {
+        for (int i = 0; i < files; i++) {
+          Path file = root.resolve("file-" + i + ".bin");
+          paths.add(file);
+          channels.add(openForWriting(file));
+          trackers.add(TrailingHashes.track(file));
+          writeSlices(channels.get(i), trackers.get(i), randomBytes(MIB, 30 + i), MIB);
+        }
+      } finally {
+        for (FileChannel channel : channels) {
+          channel.close();
+        }
+      }
+      trackers.forEach(TrailingHashes.Tracker::finished);
+
+      for (int i = 0; i < files; i++) {
+        assertThat(session.isFollowed(paths.get(i)))
+            .as("file %d followed", i)
+            .isEqualTo(i < TrailingHashes.MAX_ACTIVE);
+      }
+    }
+    assertThat(flaky.created()).hasSize(TrailingHashes.MAX_ACTIVE).noneMatch(Thread::isAlive);
+  }
+
+  // ---------------------------------------------------------------- unusable results
+
+  @Test
+  void aFileWhoseWriterFailedHasNoDigestsAndItsThreadEnds() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(MIB + 10, 14);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        writeSlices(channel, tracker, data, SLICE);
+        tracker.failed();
+      }
+
+      assertThat(session.isFollowed(file)).isTrue();
+      assertThat(session.digests(file)).isNull();
+      assertThat(threads.created()).as("before close").hasSize(1).noneMatch(Thread::isAlive);
+    }
+  }
+
+  @Test
+  void aWriterThatReportedFewerBytesThanItWroteGetsDigestsOfTheReportedBytesOnly()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(MIB + 10, 15);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        writeFully(channel, ByteBuffer.wrap(data));
+        tracker.written(MIB);
+        tracker.finished();
+      }
+
+      byte[] reported = Arrays.copyOf(data, MIB);
+      assertThat(session.digests(file))
+          .as("describe compares these with the whole file and hashes it itself")
+          .isEqualTo(new TrailingHashes.Digests(MIB, sha256(reported), partCrc32cs(reported, MIB)));
+    }
+  }
+
+  @Test
+  void aWriterThatReportedMoreBytesThanTheFileHoldsGetsNoDigests() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(MIB + 10, 16);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        writeFully(channel, ByteBuffer.wrap(data));
+        tracker.written(2 * MIB);
+        tracker.finished();
+      }
+
+      assertThat(session.digests(file)).isNull();
+      assertThat(threads.created()).hasSize(1).noneMatch(Thread::isAlive);
+    }
+  }
+
+  @Test
+  void aFileWhoseWriterNeverFinishedHasNoDigestsAndAskingDoesNotWait() throws IOException {
+    Path file = root.resolve("model.bin");
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        writeSlices(channel, tracker, randomBytes(MIB + 10, 17), SLICE);
+      }
+
+      assertThat(session.isFollowed(file)).isTrue();
+      assertThat(assertTimeoutPreemptively(Duration.ofSeconds(60), () -> session.digests(file)))
+          .isNull();
+    }
+    assertThat(threads.created()).hasSize(1).noneMatch(Thread::isAlive);
+  }
+
+  @Test
+  void digestsDescribeTheBytesTheTrackerHashedEvenAfterTheFileChangedWhichDescribeChecks()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(MIB + 10, 18);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      writeTracked(file, data, SLICE);
+      TrailingHashes.Digests written = session.digests(file);
+
+      Files.write(file, new byte[] {1, 2, 3}, StandardOpenOption.APPEND);
+
+      assertThat(written)
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+      assertThat(session.digests(file)).isEqualTo(written);
+      assertThat(session.isFollowed(file)).isTrue();
+    }
+  }
+
+  // ---------------------------------------------------------------- tracking a path again
+
+  @Test
+  void trackingThePathAgainCancelsTheFirstTrackerAndTheDigestsDescribeTheSecondWrite()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] first = randomBytes(2 * MIB + 3, 19);
+    byte[] second = randomBytes(MIB + MIB / 2, 20);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker unfinished = TrailingHashes.track(file);
+        writeSlices(channel, unfinished, first, SLICE); // neither finished() nor failed()
+      }
+      List<Thread> firstThreads = threads.created();
+
+      writeTracked(file, second, SLICE);
+
+      assertThat(firstThreads).hasSize(1).noneMatch(Thread::isAlive);
+      assertThat(session.digests(file))
+          .isEqualTo(
+              new TrailingHashes.Digests(second.length, sha256(second), partCrc32cs(second, MIB)));
+      assertThat(threads.created()).hasSize(2);
+    }
+  }
+
+  @Test
+  void trackingThePathAgainStopsTheFirstTrackersThreadBeforeItReturns() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] first = randomBytes(MIB + 3, 34);
+    byte[] second = randomBytes(2 * MIB + 3, 35);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      // Not truncated in between: the first tracker's thread waits for more bytes or the end of
+      // the writer, and only being cancelled ends it.
+      try (FileChannel channel = FileChannel.open(file, CREATE_NEW, WRITE)) {
+        TrailingHashes.Tracker unfinished = TrailingHashes.track(file);
+        writeSlices(channel, unfinished, first, SLICE);
+      }
+      List<Thread> firstThreads = threads.created();
+      assertThat(firstThreads).hasSize(1).allMatch(Thread::isAlive);
+      try (FileChannel channel = FileChannel.open(file, WRITE)) {
+        TrailingHashes.Tracker again = TrailingHashes.track(file);
+
+        assertThat(firstThreads).noneMatch(Thread::isAlive);
+        writeSlices(channel, again, second, SLICE);
+        again.finished();
+      }
+
+      assertThat(session.digests(file))
+          .isEqualTo(
+              new TrailingHashes.Digests(second.length, sha256(second), partCrc32cs(second, MIB)));
+    }
+  }
+
+  @Test
+  void aFinishedFileWrittenAgainGetsTheDigestsOfItsSecondContents() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] first = randomBytes(MIB + 1, 21);
+    byte[] second = randomBytes(3 * MIB + 7, 22);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      writeTracked(file, first, SLICE);
+
+      writeTracked(file, second, SLICE);
+
+      assertThat(session.digests(file))
+          .isEqualTo(
+              new TrailingHashes.Digests(second.length, sha256(second), partCrc32cs(second, MIB)));
+    }
+  }
+
+  @Test
+  void aFollowedFileWrittenAgainWithLessThanOneMebibyteIsNoLongerFollowed() throws IOException {
+    Path file = root.resolve("model.bin");
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      writeTracked(file, randomBytes(2 * MIB, 25), SLICE);
+      assertThat(session.isFollowed(file)).as("the first write").isTrue();
+
+      writeTracked(file, randomBytes(1000, 26), SLICE);
+
+      assertThat(session.isFollowed(file)).isFalse();
+      assertThat(session.digests(file)).isNull();
+    }
+  }
+
+  @Test
+  void aTrackerReplacedByANewerOneForTheSamePathStartsNoThread() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(2 * MIB, 27);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker replaced = TrailingHashes.track(file);
+        TrailingHashes.Tracker newer = TrailingHashes.track(file);
+
+        writeSlices(channel, replaced, data, SLICE);
+        assertThat(threads.created()).as("for the replaced tracker").isEmpty();
+        writeSlices(channel, newer, data, SLICE);
+        newer.finished();
+      }
+
+      assertThat(threads.created()).hasSize(1);
+      assertThat(session.digests(file))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+    }
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  @Test
+  void afterCloseEveryTrackerThreadHasEndedIncludingThoseOfUnfinishedWriters() throws IOException {
+    TrailingHashes.Session session = TrailingHashes.open(root, threads);
+    Path unfinished = root.resolve("unfinished.bin");
+    try (FileChannel partlyWritten = openForWriting(unfinished);
+        FileChannel untouched = openForWriting(root.resolve("untouched.bin"))) {
+      writeTracked(root.resolve("finished.bin"), randomBytes(MIB + 10, 28), SLICE);
+      TrailingHashes.Tracker partly = TrailingHashes.track(unfinished);
+      writeSlices(partlyWritten, partly, randomBytes(2 * MIB, 29), SLICE);
+      TrailingHashes.Tracker never = TrailingHashes.track(root.resolve("untouched.bin"));
+      assertThat(never).isNotNull();
+      assertThat(threads.created()).hasSize(2);
+      assertThat(threads.created().get(1).isAlive()).as("the unfinished writer's").isTrue();
+    } finally {
+      session.close();
+    }
+
+    assertThat(threads.created()).hasSize(2).noneMatch(Thread::isAlive);
+    assertThat(session.digests(unfinished)).isNull();
+  }
+
+  @Test
+  void closingStopsHandingOutTrackersOnThisThread() throws IOException {
+    Path file = Files.write(root.resolve("model.bin"), new byte[10]);
+    TrailingHashes.Session session = TrailingHashes.open(root, threads);
+
+    session.close();
+
+    assertThat(TrailingHashes.track(file)).isNull();
+  }
+
+  // ---------------------------------------------------------------- end of writing
+
+  @Test
+  void afterEndWritingNoNewTrackerIsHandedOutButTheEarlierOneStillDeliversDigests()
+      throws IOException {
+    Path early = root.resolve("early.bin");
+    Path late = Files.write(root.resolve("late.bin"), new byte[10]);
+    byte[] data = randomBytes(2 * MIB + 99, 30);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(early)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(early);
+        writeSlices(channel, tracker, data, SLICE / 2);
+
+        session.endWriting();
+        assertThat(TrailingHashes.track(late)).isNull();
+
+        tracker.finished();
+      }
+
+      assertThat(session.digests(early))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+      assertThat(session.isFollowed(late)).isFalse();
+      assertThat(session.digests(late)).isNull();
+    }
+    assertThat(threads.created()).hasSize(1);
+  }
+
+  @Test
+  void aWriterThatPassesOneMebibyteOnlyAfterEndWritingIsStillFollowedToTheEnd() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(3 * MIB + 1, 31);
+    int half = MIB / 2;
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        writeSlices(channel, tracker, data, 0, half, SLICE);
+
+        session.endWriting();
+        writeSlices(channel, tracker, data, half, data.length, SLICE);
+        tracker.finished();
+      }
+
+      assertThat(session.isFollowed(file)).isTrue();
+      assertThat(session.digests(file))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+    }
+    assertThat(threads.created()).hasSize(1);
   }
 
   // ---------------------------------------------------------------- which files are tracked
@@ -180,6 +668,7 @@ class TrailingHashesTest {
         Files.write(file, new byte[10]);
 
         assertThat(TrailingHashes.track(file)).as("%s", file).isNull();
+        assertThat(session.isFollowed(file)).as("%s", file).isFalse();
         assertThat(session.digests(file)).as("%s", file).isNull();
       }
     }
@@ -214,385 +703,192 @@ class TrailingHashesTest {
   }
 
   @Test
-  void aFileNeverTrackedHasNoDigests() throws IOException {
+  void aFileNeverTrackedIsNotFollowedAndHasNoDigests() throws IOException {
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       Path file = Files.write(root.resolve("state.json"), new byte[] {'{', '}'});
 
+      assertThat(session.isFollowed(file)).isFalse();
       assertThat(session.digests(file)).isNull();
-    }
-  }
-
-  // ---------------------------------------------------------------- unusable results
-
-  @Test
-  void aFileAppendedToAfterItsWriterFinishedHasNoDigests() throws IOException {
-    Path file = root.resolve("model.bin");
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      writeTracked(file, randomBytes(MIB + 10, 6), SLICE);
-      assertThat(session.digests(file)).as("before the change").isNotNull();
-
-      Files.write(file, new byte[] {1, 2, 3}, StandardOpenOption.APPEND);
-
-      assertThat(session.digests(file)).isNull();
-    }
-  }
-
-  @Test
-  void aFileAppendedToAfterItsWriterFinishedHasNoDigestsEvenIfItsModificationTimeIsUnchanged()
-      throws IOException {
-    Path file = root.resolve("model.bin");
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      writeTracked(file, randomBytes(MIB + 10, 6), SLICE);
-      assertThat(session.digests(file)).as("before the change").isNotNull();
-      FileTime finished = Files.getLastModifiedTime(file);
-
-      Files.write(file, new byte[] {1, 2, 3}, StandardOpenOption.APPEND);
-      Files.setLastModifiedTime(file, finished); // as a coarse file system clock may leave it
-
-      assertThat(session.digests(file)).isNull();
-    }
-  }
-
-  @Test
-  void aFileRewrittenWithAnotherSizeAfterItsWriterFinishedHasNoDigests() throws IOException {
-    Path shorter = root.resolve("shorter.bin");
-    Path longer = root.resolve("longer.bin");
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      writeTracked(shorter, randomBytes(MIB + 10, 7), SLICE);
-      writeTracked(longer, randomBytes(1000, 8), SLICE);
-      assertThat(session.digests(shorter)).as("before the change").isNotNull();
-      assertThat(session.digests(longer)).as("before the change").isNotNull();
-
-      Files.write(shorter, randomBytes(500, 9));
-      Files.write(longer, randomBytes(2 * MIB, 10));
-
-      assertThat(session.digests(shorter)).isNull();
-      assertThat(session.digests(longer)).isNull();
-    }
-  }
-
-  @Test
-  void aFileReplacedByAnotherOfTheSameSizeAndModificationTimeHasNoDigests() throws IOException {
-    Path file = root.resolve("model.bin");
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      writeTracked(file, randomBytes(MIB + 10, 11), SLICE);
-      assertThat(session.digests(file)).as("before the change").isNotNull();
-      Path other = Files.write(dir.resolve("other.bin"), randomBytes(MIB + 10, 12));
-      // Same size and modification time: only the file's identity tells the two apart.
-      Files.setLastModifiedTime(other, Files.getLastModifiedTime(file));
-
-      Files.move(other, file, StandardCopyOption.REPLACE_EXISTING);
-
-      assertThat(session.digests(file)).isNull();
-    }
-  }
-
-  @Test
-  void aFileRewrittenInPlaceWithTheSameSizeAndANewModificationTimeHasNoDigests()
-      throws IOException {
-    Path file = root.resolve("model.bin");
-    byte[] data = randomBytes(MIB + 10, 33);
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      writeTracked(file, data, SLICE);
-      assertThat(session.digests(file)).as("before the change").isNotNull();
-      FileTime finished = Files.getLastModifiedTime(file);
-
-      data[MIB / 2] ^= 1;
-      Files.write(file, data);
-      // However coarse the file system's clock, the change shows in the modification time.
-      Files.setLastModifiedTime(file, FileTime.from(finished.toInstant().plusSeconds(1)));
-
-      assertThat(session.digests(file)).isNull();
-    }
-  }
-
-  @Test
-  void aFileDeletedAfterItsWriterFinishedHasNoDigests() throws IOException {
-    Path file = root.resolve("model.bin");
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      writeTracked(file, randomBytes(1000, 13), SLICE);
-      assertThat(session.digests(file)).as("before the change").isNotNull();
-
-      Files.delete(file);
-
-      assertThat(session.digests(file)).isNull();
-    }
-  }
-
-  @Test
-  void aFileWhoseWriterFailedHasNoDigests() throws IOException {
-    Path file = root.resolve("model.bin");
-    byte[] data = randomBytes(MIB + 10, 14);
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
-        writeSlices(channel, tracker, data, SLICE);
-        tracker.failed();
-      }
-
-      assertThat(session.digests(file)).isNull();
-    }
-    assertThat(threads.created()).hasSize(2).noneMatch(Thread::isAlive);
-  }
-
-  @Test
-  void aFileWhoseWriterReportedFewerBytesThanItWroteHasNoDigests() throws IOException {
-    Path file = root.resolve("model.bin");
-    byte[] data = randomBytes(MIB + 10, 15);
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
-        writeFully(channel, ByteBuffer.wrap(data));
-        tracker.written(MIB);
-        tracker.finished();
-      }
-
-      assertThat(session.digests(file)).isNull();
-    }
-  }
-
-  @Test
-  void aFileWhoseWriterNeverFinishedHasNoDigestsAndAskingDoesNotWait() throws IOException {
-    Path file = root.resolve("model.bin");
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
-        writeSlices(channel, tracker, randomBytes(MIB + 10, 16), SLICE);
-      }
-
-      assertThat(assertTimeoutPreemptively(Duration.ofSeconds(60), () -> session.digests(file)))
-          .isNull();
-    }
-  }
-
-  // ---------------------------------------------------------------- tracking a path again
-
-  @Test
-  void trackingThePathAgainCancelsTheFirstTrackerAndTheDigestsDescribeTheSecondWrite()
-      throws IOException {
-    Path file = root.resolve("model.bin");
-    byte[] first = randomBytes(2 * MIB + 3, 17);
-    byte[] second = randomBytes(MIB + MIB / 2, 18);
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker unfinished = TrailingHashes.track(file);
-        writeSlices(channel, unfinished, first, SLICE); // neither finished() nor failed()
-      }
-      List<Thread> firstThreads = threads.created();
-
-      writeTracked(file, second, SLICE);
-
-      assertThat(firstThreads).hasSize(2).noneMatch(Thread::isAlive);
-      assertThat(session.digests(file))
-          .isEqualTo(
-              new TrailingHashes.Digests(second.length, sha256(second), partCrc32cs(second, MIB)));
-    }
-  }
-
-  @Test
-  void trackingThePathAgainStopsTheFirstTrackersThreadsBeforeItReturns() throws IOException {
-    Path file = root.resolve("model.bin");
-    byte[] first = randomBytes(MIB + 3, 34);
-    byte[] second = randomBytes(2 * MIB + 3, 35);
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      // Not truncated in between, so the first tracker's threads never see the file shrink: only
-      // being cancelled ends them.
-      try (FileChannel channel = FileChannel.open(file, CREATE_NEW, WRITE)) {
-        TrailingHashes.Tracker unfinished = TrailingHashes.track(file);
-        writeSlices(channel, unfinished, first, SLICE);
-      }
-      List<Thread> firstThreads = threads.created();
-      try (FileChannel channel = FileChannel.open(file, WRITE)) {
-        TrailingHashes.Tracker again = TrailingHashes.track(file);
-
-        assertThat(firstThreads).hasSize(2).noneMatch(Thread::isAlive);
-        writeSlices(channel, again, second, SLICE);
-        again.finished();
-      }
-
-      assertThat(session.digests(file))
-          .isEqualTo(
-              new TrailingHashes.Digests(second.length, sha256(second), partCrc32cs(second, MIB)));
-    }
-  }
-
-  @Test
-  void aFinishedFileWrittenAgainGetsTheDigestsOfItsSecondContents() throws IOException {
-    Path file = root.resolve("model.bin");
-    byte[] first = randomBytes(MIB + 1, 19);
-    byte[] second = randomBytes(3 * MIB + 7, 20);
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      writeTracked(file, first, SLICE);
-
-      writeTracked(file, second, SLICE);
-
-      assertThat(session.digests(file))
-          .isEqualTo(
-              new TrailingHashes.Digests(second.length, sha256(second), partCrc32cs(second, MIB)));
-    }
-  }
-
-  // ---------------------------------------------------------------- closing
-
-  @Test
-  void afterCloseEveryTrackerThreadHasEndedIncludingThoseOfUnfinishedWriters() throws IOException {
-    TrailingHashes.Session session = TrailingHashes.open(root, threads);
-    try (FileChannel unfinished = openForWriting(root.resolve("unfinished.bin"));
-        FileChannel untouched = openForWriting(root.resolve("untouched.bin"))) {
-      writeTracked(root.resolve("finished.bin"), randomBytes(MIB + 10, 21), SLICE);
-      TrailingHashes.Tracker partly = TrailingHashes.track(root.resolve("unfinished.bin"));
-      writeSlices(unfinished, partly, randomBytes(2 * MIB, 22), SLICE);
-      TrailingHashes.Tracker never = TrailingHashes.track(root.resolve("untouched.bin"));
-      assertThat(never).isNotNull();
-      assertThat(threads.created()).hasSize(6);
-    } finally {
-      session.close();
-    }
-
-    assertThat(threads.created()).hasSize(6).noneMatch(Thread::isAlive);
-  }
-
-  @Test
-  void closingStopsHandingOutTrackersOnThisThread() throws IOException {
-    Path file = Files.write(root.resolve("model.bin"), new byte[10]);
-    TrailingHashes.Session session = TrailingHashes.open(root, threads);
-
-    session.close();
-
-    assertThat(TrailingHashes.track(file)).isNull();
-  }
-
-  // ---------------------------------------------------------------- a factory that fails
-
-  @Test
-  void aThreadFactoryThatThrowsMakesTrackReturnNull() throws IOException {
-    Path file = root.resolve("model.bin");
-    ThrowingThreadFactory refusing = new ThrowingThreadFactory(0);
-    try (TrailingHashes.Session session = TrailingHashes.open(root, refusing)) {
-      try (FileChannel channel = openForWriting(file)) {
-        assertThat(TrailingHashes.track(file)).isNull();
-        writeFully(channel, ByteBuffer.wrap(randomBytes(1000, 23)));
-      }
-
-      assertThat(session.digests(file)).isNull();
-    }
-    assertThat(refusing.created()).isEmpty();
-  }
-
-  @Test
-  void aThreadFactoryThatThrowsOnTheSecondThreadMakesTrackReturnNullAndTheFirstThreadEnds()
-      throws IOException {
-    Path file = root.resolve("model.bin");
-    ThrowingThreadFactory refusingSecond = new ThrowingThreadFactory(1);
-    try (TrailingHashes.Session session = TrailingHashes.open(root, refusingSecond)) {
-      try (FileChannel channel = openForWriting(file)) {
-        assertThat(TrailingHashes.track(file)).isNull();
-        assertThat(refusingSecond.created()).hasSize(1).noneMatch(Thread::isAlive);
-        writeFully(channel, ByteBuffer.wrap(randomBytes(1000, 24)));
-      }
-
-      assertThat(session.digests(file)).isNull();
-    }
-  }
-
-  // ---------------------------------------------------------------- end of writing
-
-  @Test
-  void afterEndWritingNoNewTrackerIsHandedOutButTheEarlierOneStillDeliversDigests()
-      throws IOException {
-    Path early = root.resolve("early.bin");
-    Path late = Files.write(root.resolve("late.bin"), new byte[10]);
-    byte[] data = randomBytes(2 * MIB + 99, 25);
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      try (FileChannel channel = openForWriting(early)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(early);
-        writeSlices(channel, tracker, data, SLICE / 2);
-
-        session.endWriting();
-        assertThat(TrailingHashes.track(late)).isNull();
-
-        tracker.finished();
-      }
-
-      assertThat(session.digests(early))
-          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
-      assertThat(session.digests(late)).isNull();
-    }
-    assertThat(threads.created()).hasSize(2);
-  }
-
-  @Test
-  void aWriterThatKeepsWritingAfterEndWritingStillGetsDigestsOfEverythingItReported()
-      throws IOException {
-    Path file = root.resolve("model.bin");
-    byte[] data = randomBytes(3 * MIB + 1, 26);
-    int half = data.length / 2;
-    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
-        writeFully(channel, ByteBuffer.wrap(data, 0, half));
-        tracker.written(half);
-
-        session.endWriting();
-        writeFully(channel, ByteBuffer.wrap(data, half, data.length - half));
-        tracker.written(data.length);
-        tracker.finished();
-      }
-
-      assertThat(session.digests(file))
-          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
     }
   }
 
   // ---------------------------------------------------------------- describe with a session
 
   @Test
-  void describeTakesUnchangedTrackedFilesFromTheSessionAndStartsNoHashingThreadsForThem()
+  void describeTakesAnUnchangedFollowedFilesSha256FromItsTrackerAndComputesOnlyItsPartCrc32c()
       throws IOException {
-    byte[] model = randomBytes(3 * MIB + 5, 27);
-    byte[] optimizer = randomBytes(MIB + 1, 28);
+    byte[] model = randomBytes(MIB, 40); // one part: one thread for its CRC32C, one for a SHA-256
+    RecordingThreadFactory describeThreads = new RecordingThreadFactory();
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
-      Map<String, Path> files = new LinkedHashMap<>();
-      files.put("model.bin", writeTracked(root.resolve("model.bin"), model, SLICE));
-      files.put("optimizer.bin", writeTracked(root.resolve("optimizer.bin"), optimizer, SLICE));
-      int trackerThreads = threads.created().size();
+      Map<String, Path> files =
+          Map.of("model.bin", writeTracked(root.resolve("model.bin"), model, SLICE));
+      assertThat(session.isFollowed(files.get("model.bin"))).isTrue();
 
-      Map<String, CheckpointFile> described = FileHashes.describe(files, threads, session);
+      Map<String, CheckpointFile> described = FileHashes.describe(files, describeThreads, session);
 
-      assertThat(threads.created()).as("no hashing threads beyond the trackers'").hasSize(4);
-      assertThat(trackerThreads).isEqualTo(4);
       assertThat(described)
-          .containsExactly(
-              Map.entry("model.bin", expectedEntry("model.bin", model)),
-              Map.entry("optimizer.bin", expectedEntry("optimizer.bin", optimizer)));
+          .containsExactly(Map.entry("model.bin", expectedEntry("model.bin", model)));
+      assertThat(describeThreads.created())
+          .as("one pass of one task: the part CRC32C, no SHA-256")
+          .hasSize(1)
+          .noneMatch(Thread::isAlive);
+      assertThat(threads.created()).as("the tracker's").hasSize(1);
     }
   }
 
   @Test
-  void describeHashesUntrackedAndChangedFilesItselfAndTakesTheRestFromTheSession()
+  void describeRecordsUnchangedFollowedFilesAndUnfollowedOnesWithIndependentlyComputedChecksums()
       throws IOException {
-    byte[] model = randomBytes(3 * MIB + 5, 29);
-    byte[] changed = randomBytes(MIB + 1, 30);
-    byte[] appended = randomBytes(100, 31);
-    byte[] state = randomBytes(200, 32);
+    byte[] model = randomBytes(3 * MIB + 5, 41);
+    byte[] optimizer = randomBytes(MIB + 1, 42);
+    byte[] small = randomBytes(MIB - 1, 43);
+    byte[] state = randomBytes(200, 44);
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       Map<String, Path> files = new LinkedHashMap<>();
       files.put("model.bin", writeTracked(root.resolve("model.bin"), model, SLICE));
-      files.put("changed.bin", writeTracked(root.resolve("changed.bin"), changed, SLICE));
-      Files.write(files.get("changed.bin"), appended, StandardOpenOption.APPEND);
+      files.put("optimizer.bin", writeTracked(root.resolve("optimizer.bin"), optimizer, SLICE));
+      for (Path followed : files.values()) {
+        assertThat(session.digests(followed)).as("%s", followed).isNotNull();
+      }
+      files.put("small.bin", writeTracked(root.resolve("small.bin"), small, SLICE));
       files.put("state.json", Files.write(root.resolve("state.json"), state));
-      assertThat(threads.created()).hasSize(4);
 
       Map<String, CheckpointFile> described = FileHashes.describe(files, threads, session);
 
-      assertThat(threads.created()).as("hashing threads for the other files").hasSizeGreaterThan(4);
-      assertThat(threads.created()).noneMatch(Thread::isAlive);
-      byte[] changedNow = concat(changed, appended);
       assertThat(described)
           .containsExactly(
               Map.entry("model.bin", expectedEntry("model.bin", model)),
-              Map.entry("changed.bin", expectedEntry("changed.bin", changedNow)),
+              Map.entry("optimizer.bin", expectedEntry("optimizer.bin", optimizer)),
+              Map.entry("small.bin", expectedEntry("small.bin", small)),
               Map.entry("state.json", expectedEntry("state.json", state)));
+      assertThat(threads.created()).noneMatch(Thread::isAlive);
+    }
+  }
+
+  @Test
+  void describeRecordsTheChecksumsOfTheBytesOfAFollowedFilePatchedInPlaceWithItsSizeAndTimeKept()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(2 * MIB + 3, 45);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      writeTracked(file, data, SLICE);
+      TrailingHashes.Digests tracked = session.digests(file); // the tracker is done with it
+      assertThat(tracked)
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+      FileTime finished = Files.getLastModifiedTime(file);
+
+      byte[] patched = data.clone();
+      patched[MIB + 17] ^= 0x40;
+      try (FileChannel channel = FileChannel.open(file, WRITE)) {
+        writeFully(channel, ByteBuffer.wrap(patched, MIB + 17, 1).slice(), MIB + 17);
+      }
+      Files.setLastModifiedTime(file, finished); // as a coarse file system clock may leave it
+      assertThat(Files.size(file)).isEqualTo(data.length);
+      assertThat(Files.getLastModifiedTime(file)).isEqualTo(finished);
+      assertThat(Files.readAllBytes(file)).isEqualTo(patched);
+
+      Map<String, CheckpointFile> described =
+          FileHashes.describe(Map.of("model.bin", file), threads, session);
+
+      assertThat(described.get("model.bin")).isEqualTo(expectedEntry("model.bin", patched));
+      assertThat(described.get("model.bin").sha256()).isNotEqualTo(tracked.sha256());
+    }
+  }
+
+  @Test
+  void describeRecordsTheChecksumsOfAFollowedFileAppendedToWithItsTimeKept() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(MIB + 10, 46);
+    byte[] appended = randomBytes(100, 47);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      writeTracked(file, data, SLICE);
+      assertThat(session.digests(file)).as("before the change").isNotNull();
+      FileTime finished = Files.getLastModifiedTime(file);
+
+      Files.write(file, appended, StandardOpenOption.APPEND);
+      Files.setLastModifiedTime(file, finished);
+
+      Map<String, CheckpointFile> described =
+          FileHashes.describe(Map.of("model.bin", file), threads, session);
+
+      assertThat(described.get("model.bin"))
+          .isEqualTo(expectedEntry("model.bin", concat(data, appended)));
+    }
+  }
+
+  @Test
+  void describeRecordsTheChecksumsOfFollowedFilesRewrittenShorterOrLonger() throws IOException {
+    Path shorter = root.resolve("shorter.bin");
+    Path longer = root.resolve("longer.bin");
+    byte[] shorterNow = randomBytes(500, 50);
+    byte[] longerNow = randomBytes(2 * MIB + 1, 51);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      writeTracked(shorter, randomBytes(MIB + 10, 48), SLICE);
+      writeTracked(longer, randomBytes(MIB + 10, 49), SLICE);
+      assertThat(session.digests(shorter)).as("before the change").isNotNull();
+      assertThat(session.digests(longer)).as("before the change").isNotNull();
+
+      Files.write(shorter, shorterNow);
+      Files.write(longer, longerNow);
+
+      Map<String, Path> files = new LinkedHashMap<>();
+      files.put("shorter.bin", shorter);
+      files.put("longer.bin", longer);
+      assertThat(FileHashes.describe(files, threads, session))
+          .containsExactly(
+              Map.entry("shorter.bin", expectedEntry("shorter.bin", shorterNow)),
+              Map.entry("longer.bin", expectedEntry("longer.bin", longerNow)));
+    }
+  }
+
+  @Test
+  void describeRecordsTheChecksumsOfAFollowedFileReplacedByAnotherOfTheSameSizeAndTime()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] replacement = randomBytes(MIB + 10, 53);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      writeTracked(file, randomBytes(MIB + 10, 52), SLICE);
+      assertThat(session.digests(file)).as("before the change").isNotNull();
+      Path other = Files.write(dir.resolve("other.bin"), replacement);
+      Files.setLastModifiedTime(other, Files.getLastModifiedTime(file));
+
+      Files.move(other, file, StandardCopyOption.REPLACE_EXISTING);
+
+      assertThat(FileHashes.describe(Map.of("model.bin", file), threads, session))
+          .containsExactly(Map.entry("model.bin", expectedEntry("model.bin", replacement)));
+    }
+  }
+
+  @Test
+  void describeRecordsTheChecksumsOfFollowedFilesWhoseWriterFailedOrReportedTooFewBytes()
+      throws IOException {
+    Path failed = root.resolve("failed.bin");
+    Path underReported = root.resolve("under-reported.bin");
+    byte[] failedData = randomBytes(2 * MIB + 1, 54);
+    byte[] underReportedData = randomBytes(MIB + 10, 55);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(failed)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(failed);
+        writeSlices(channel, tracker, failedData, SLICE);
+        tracker.failed();
+      }
+      try (FileChannel channel = openForWriting(underReported)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(underReported);
+        writeFully(channel, ByteBuffer.wrap(underReportedData));
+        tracker.written(MIB);
+        tracker.finished();
+      }
+      assertThat(session.isFollowed(failed)).isTrue();
+      assertThat(session.isFollowed(underReported)).isTrue();
+
+      Map<String, Path> files = new LinkedHashMap<>();
+      files.put("failed.bin", failed);
+      files.put("under-reported.bin", underReported);
+      assertThat(FileHashes.describe(files, threads, session))
+          .containsExactly(
+              Map.entry("failed.bin", expectedEntry("failed.bin", failedData)),
+              Map.entry(
+                  "under-reported.bin", expectedEntry("under-reported.bin", underReportedData)));
     }
   }
 
@@ -613,9 +909,16 @@ class TrailingHashesTest {
   private static void writeSlices(
       FileChannel channel, TrailingHashes.Tracker tracker, byte[] data, int slice)
       throws IOException {
-    for (int offset = 0; offset < data.length; offset += slice) {
-      int length = Math.min(slice, data.length - offset);
-      writeFully(channel, ByteBuffer.wrap(data, offset, length));
+    writeSlices(channel, tracker, data, 0, data.length, slice);
+  }
+
+  /** Writes bytes {@code from} to {@code to} of {@code data} at their offsets, in slices. */
+  private static void writeSlices(
+      FileChannel channel, TrailingHashes.Tracker tracker, byte[] data, int from, int to, int slice)
+      throws IOException {
+    for (int offset = from; offset < to; offset += slice) {
+      int length = Math.min(slice, to - offset);
+      writeFully(channel, ByteBuffer.wrap(data, offset, length).slice(), offset);
       tracker.written(offset + length);
     }
   }
@@ -631,6 +934,13 @@ class TrailingHashesTest {
   private static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
     while (buffer.hasRemaining()) {
       channel.write(buffer);
+    }
+  }
+
+  private static void writeFully(FileChannel channel, ByteBuffer buffer, long position)
+      throws IOException {
+    while (buffer.hasRemaining()) {
+      channel.write(buffer, position + buffer.position());
     }
   }
 
@@ -676,25 +986,68 @@ class TrailingHashesTest {
     }
   }
 
-  /** Makes {@code allowed} threads (remembering each), then throws on every further request. */
-  private static final class ThrowingThreadFactory implements ThreadFactory {
-    private final int allowed;
-    private final RecordingThreadFactory made = new RecordingThreadFactory();
+  /** How {@link FailingThreadFactory} fails a request. */
+  private enum Failure {
+    /** Throws from {@code newThread}. */
+    THROW,
+    /** Returns a thread whose {@code start()} throws OutOfMemoryError, as the JVM's does. */
+    UNSTARTABLE,
+    /** Returns null, as {@link ThreadFactory} allows for a rejected request. */
+    NULL
+  }
 
-    ThrowingThreadFactory(int allowed) {
-      this.allowed = allowed;
+  /** Fails its first requests as scripted, then makes threads (remembering each). */
+  private static final class FailingThreadFactory implements ThreadFactory {
+    private final Deque<Failure> failures;
+    private final RecordingThreadFactory made = new RecordingThreadFactory();
+    private final List<Thread> unstartable = new ArrayList<>();
+    private int requests;
+
+    FailingThreadFactory(Failure... failures) {
+      this.failures = new ArrayDeque<>(List.of(failures));
     }
 
     @Override
     public synchronized Thread newThread(Runnable runnable) {
-      if (made.created().size() >= allowed) {
-        throw new IllegalStateException("no threads left");
+      requests++;
+      Failure failure = failures.poll();
+      if (failure == null) {
+        return made.newThread(runnable);
       }
-      return made.newThread(runnable);
+      return switch (failure) {
+        case THROW -> throw new IllegalStateException("no threads left");
+        case UNSTARTABLE -> {
+          Thread thread = new UnstartableThread(runnable);
+          unstartable.add(thread);
+          yield thread;
+        }
+        case NULL -> null;
+      };
+    }
+
+    synchronized int requests() {
+      return requests;
+    }
+
+    synchronized List<Thread> unstartable() {
+      return List.copyOf(unstartable);
     }
 
     List<Thread> created() {
       return made.created();
+    }
+  }
+
+  /** A thread the JVM has no room to start. */
+  private static final class UnstartableThread extends Thread {
+    UnstartableThread(Runnable runnable) {
+      super(runnable, "test-unstartable");
+      setDaemon(true);
+    }
+
+    @Override
+    public synchronized void start() {
+      throw new OutOfMemoryError("unable to create native thread: possibly out of memory");
     }
   }
 }
