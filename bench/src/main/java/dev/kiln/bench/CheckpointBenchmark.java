@@ -113,6 +113,9 @@ public final class CheckpointBenchmark {
     // Start empty: a checkpoint left by an earlier run with the same step would sort as newer
     // (".1") and be the one loaded.
     deleteRecursively(dir);
+    // Deleting an earlier run's gigabytes queues work (online discard) that the next fsyncs would
+    // pay for: flush it before timing anything.
+    syncFileSystems();
     Files.createDirectories(dir);
     Path rawDir = Files.createDirectories(dir.resolve("raw"));
     CheckpointStore store =
@@ -130,14 +133,18 @@ public final class CheckpointBenchmark {
     double[] rawCold = new double[reps];
     boolean cold = canEvict(rawDir.resolve("probe"));
     // Untimed rounds to load classes and let the JIT compile both paths (as a benchmark harness
-    // would): about 1 GB of loads, at least one round each.
-    saveKiln(store, 0, tensors);
-    saveRaw(rawDir.resolve("warmup.bin"), raw);
+    // would): about 1 GB of saves and 1 GB of loads, at least two saves and one load each.
+    Path warmup = rawDir.resolve("warmup.bin");
+    for (long done = 0, round = 0; round < 2 || done < (1L << 30); done += bytes, round++) {
+      Files.deleteIfExists(warmup);
+      saveRaw(warmup, raw);
+      saveKiln(store, 0, tensors);
+    }
     for (long done = 0; done == 0 || done < (1L << 30); done += bytes) {
       loadKiln(store, tensors);
       loadKiln(sha256Store, tensors);
       loadFresh(store, manager);
-      loadRaw(rawDir.resolve("warmup.bin"), raw);
+      loadRaw(warmup, raw);
     }
     Path rawFile = null;
     for (int i = 0; i < reps; i++) {
@@ -304,6 +311,19 @@ public final class CheckpointBenchmark {
           }
         }
       }
+    }
+  }
+
+  /** Runs {@code sync} (Unix) and waits for it; does nothing where there is none. */
+  private static void syncFileSystems() {
+    try {
+      Process sync = new ProcessBuilder("sync").redirectErrorStream(true).start();
+      sync.getInputStream().readAllBytes();
+      sync.waitFor();
+    } catch (IOException e) {
+      // no sync command: nothing to flush this way
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
