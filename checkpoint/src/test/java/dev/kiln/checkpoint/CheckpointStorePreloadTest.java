@@ -165,6 +165,61 @@ class CheckpointStorePreloadTest {
   }
 
   @Test
+  void aSmallCheckpointIsReadAndCheckedOnTheCallingThreadWhenItIsNotInterrupted() {
+    RecordingThreadFactory threads = new RecordingThreadFactory();
+    CheckpointStore store =
+        CheckpointStore.builder(dir).clock(CLOCK).threadFactory(threads).build();
+    saveCounting(store);
+    threads.reset();
+
+    Optional<float[]> read =
+        store.latestValid(
+            c -> {
+              try (NDManager scope = manager.newSubManager()) {
+                return TensorFile.read(c.file("model.ndlist"), scope).get("w").toFloatArray();
+              }
+            });
+
+    assertThat(read).isPresent();
+    assertThat(read.get()[999]).isEqualTo(999f);
+    assertThat(threads.created()).isEmpty();
+  }
+
+  @Test
+  void anInterruptedCallerStillLoadsTheVerifiedBytesOfASmallCheckpointAndKeepsItsFlag() {
+    RecordingThreadFactory threads = new RecordingThreadFactory();
+    CheckpointStore store =
+        CheckpointStore.builder(dir).clock(CLOCK).threadFactory(threads).build();
+    saveCounting(store);
+    threads.reset();
+    Optional<Float> last;
+    boolean stillInterrupted;
+
+    // An interrupt closes a channel its thread reads: the read moves to a factory thread instead
+    // of making intact files look damaged.
+    Thread.currentThread().interrupt();
+    try {
+      last =
+          store.latestValid(
+              c -> {
+                changeLastValueOnDisk(c.file("model.ndlist"));
+                try (NDManager scope = manager.newSubManager()) {
+                  return TensorFile.read(c.file("model.ndlist"), scope)
+                      .get("w")
+                      .toFloatArray()[999];
+                }
+              });
+    } finally {
+      stillInterrupted = Thread.interrupted();
+    }
+
+    assertThat(stillInterrupted).isTrue();
+    assertThat(last).contains(999f);
+    assertThat(store.problems()).isEmpty();
+    assertThat(threads.created()).hasSize(1).noneMatch(Thread::isAlive);
+  }
+
+  @Test
   void aDamagedSmallCheckpointIsNeverHandedToTheReader() throws IOException {
     CheckpointStore store = store();
     Checkpoint older = saveCounting(store);

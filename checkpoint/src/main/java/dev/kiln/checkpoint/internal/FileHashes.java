@@ -4,6 +4,7 @@ import dev.kiln.checkpoint.CheckpointFile;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -255,38 +256,25 @@ public final class FileHashes {
       ByteBuffer memory,
       Map<Path, ByteBuffer> contents,
       Map<String, IOException> failures) {
+    if (!Thread.currentThread().isInterrupted()) {
+      // On this thread, saving a thread start; an interrupt while reading closes the channel
+      // (ClosedByInterruptException), which must not pass for damage: then start over on a helper.
+      List<Mismatch> mismatches = new ArrayList<>();
+      try {
+        readAndCheck(files, algorithm, memory, contents, failures, mismatches);
+        return mismatches;
+      } catch (ClosedByInterruptException e) {
+        contents.clear();
+        failures.clear();
+      }
+    }
     List<Mismatch> mismatches = new ArrayList<>();
     Throwable[] crashed = new Throwable[1];
     Thread thread =
         threads.newThread(
             () -> {
               try {
-                int start = 0;
-                for (Map.Entry<CheckpointFile, Path> e : files.entrySet()) {
-                  CheckpointFile expected = e.getKey();
-                  int size = Math.toIntExact(expected.size());
-                  ByteBuffer slice = memory.duplicate().position(start).limit(start + size).slice();
-                  start += size;
-                  try (FileChannel channel =
-                      FileChannel.open(e.getValue(), StandardOpenOption.READ)) {
-                    while (slice.hasRemaining()) {
-                      if (channel.read(slice, slice.position()) < 0) {
-                        throw new IOException(
-                            e.getValue()
-                                + " ended at byte "
-                                + slice.position()
-                                + " (the manifest says "
-                                + size
-                                + ")");
-                      }
-                    }
-                  } catch (IOException io) {
-                    failures.putIfAbsent(expected.name(), named(e.getValue(), io));
-                    continue;
-                  }
-                  contents.put(e.getValue().toAbsolutePath().normalize(), slice.clear());
-                  mismatches.addAll(check(expected, slice, algorithm));
-                }
+                readAndCheck(files, algorithm, memory, contents, failures, mismatches);
               } catch (Throwable t) {
                 crashed[0] = t;
               }
@@ -300,6 +288,47 @@ public final class FileHashes {
       throw new IllegalStateException("reading checkpoint files failed unexpectedly", crashed[0]);
     }
     return mismatches;
+  }
+
+  /**
+   * The body of {@link #readAndVerify}; throws {@link ClosedByInterruptException} if this thread
+   * was interrupted while reading (every other read failure goes to {@code failures}).
+   */
+  private static void readAndCheck(
+      Map<CheckpointFile, Path> files,
+      Algorithm algorithm,
+      ByteBuffer memory,
+      Map<Path, ByteBuffer> contents,
+      Map<String, IOException> failures,
+      List<Mismatch> mismatches)
+      throws ClosedByInterruptException {
+    int start = 0;
+    for (Map.Entry<CheckpointFile, Path> e : files.entrySet()) {
+      CheckpointFile expected = e.getKey();
+      int size = Math.toIntExact(expected.size());
+      ByteBuffer slice = memory.duplicate().position(start).limit(start + size).slice();
+      start += size;
+      try (FileChannel channel = FileChannel.open(e.getValue(), StandardOpenOption.READ)) {
+        while (slice.hasRemaining()) {
+          if (channel.read(slice, slice.position()) < 0) {
+            throw new IOException(
+                e.getValue()
+                    + " ended at byte "
+                    + slice.position()
+                    + " (the manifest says "
+                    + size
+                    + ")");
+          }
+        }
+      } catch (ClosedByInterruptException interrupted) {
+        throw interrupted;
+      } catch (IOException io) {
+        failures.putIfAbsent(expected.name(), named(e.getValue(), io));
+        continue;
+      }
+      contents.put(e.getValue().toAbsolutePath().normalize(), slice.clear());
+      mismatches.addAll(check(expected, slice, algorithm));
+    }
   }
 
   /** Checks bytes in memory against {@code expected}, as {@link #verify} checks a file. */
