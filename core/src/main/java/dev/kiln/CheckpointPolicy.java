@@ -1,5 +1,6 @@
 package dev.kiln;
 
+import dev.kiln.checkpoint.Verification;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -22,6 +23,7 @@ public final class CheckpointPolicy {
   private final boolean bestHigher;
   private final int keepEveryEpochs;
   private final boolean async;
+  private final Verification verification;
 
   private CheckpointPolicy(Builder b) {
     enabled = b.enabled;
@@ -34,6 +36,7 @@ public final class CheckpointPolicy {
     bestHigher = b.bestHigher;
     keepEveryEpochs = b.keepEveryEpochs;
     async = b.async;
+    verification = b.verification;
   }
 
   /** A policy that never writes checkpoints (and makes resume impossible). */
@@ -57,6 +60,7 @@ public final class CheckpointPolicy {
     b.bestHigher = bestHigher;
     b.keepEveryEpochs = keepEveryEpochs;
     b.async = async;
+    b.verification = verification;
     return b;
   }
 
@@ -101,6 +105,11 @@ public final class CheckpointPolicy {
     return async;
   }
 
+  /** How a resume checks the checkpoint's bytes. */
+  public Verification verification() {
+    return verification;
+  }
+
   Map<String, Object> describe() {
     Map<String, Object> m = new LinkedHashMap<>();
     m.put("enabled", enabled);
@@ -112,6 +121,7 @@ public final class CheckpointPolicy {
     m.put("best_metric", bestMetric);
     m.put("keep_every_epochs", keepEveryEpochs);
     m.put("async", async);
+    m.put("verification", verification.name());
     return m;
   }
 
@@ -127,6 +137,7 @@ public final class CheckpointPolicy {
     private boolean bestHigher;
     private int keepEveryEpochs;
     private boolean async;
+    private Verification verification = Verification.CRC32C;
 
     private Builder() {}
 
@@ -139,6 +150,16 @@ public final class CheckpointPolicy {
      */
     public Builder async(boolean async) {
       this.async = async;
+      return this;
+    }
+
+    /**
+     * How a resume checks every byte of a checkpoint (and of the mirror's): the CRC32C of each part
+     * (default, about as fast as reading) or each file's SHA-256 ({@link Verification#SHA256},
+     * about 1 CPU-second per GB). Manifests always hold both.
+     */
+    public Builder verification(Verification verification) {
+      this.verification = Objects.requireNonNull(verification, "verification");
       return this;
     }
 

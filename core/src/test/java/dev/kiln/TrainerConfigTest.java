@@ -13,6 +13,20 @@ class TrainerConfigTest {
   }
 
   @Test
+  void checkpointVerificationDefaultsToPartCrc32csRejectsNullAndSurvivesToBuilder() {
+    CheckpointPolicy policy = CheckpointPolicy.builder().build();
+
+    assertThat(policy.verification()).isEqualTo(dev.kiln.checkpoint.Verification.CRC32C);
+    assertThatThrownBy(() -> CheckpointPolicy.builder().verification(null))
+        .isInstanceOf(NullPointerException.class)
+        .hasMessageContaining("verification");
+    CheckpointPolicy sha256 =
+        policy.toBuilder().verification(dev.kiln.checkpoint.Verification.SHA256).build();
+    assertThat(sha256.toBuilder().build().verification())
+        .isEqualTo(dev.kiln.checkpoint.Verification.SHA256);
+  }
+
+  @Test
   void outOfRangeValuesAreRejectedNamingTheField() {
     assertThatThrownBy(() -> builder().epochs(0).build()).hasMessage("epochs must be >= 1: 0");
     assertThatThrownBy(() -> builder().batchSize(0).build())

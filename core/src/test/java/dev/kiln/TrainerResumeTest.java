@@ -223,6 +223,50 @@ class TrainerResumeTest {
   }
 
   @Test
+  void aResumeChecksEachFilesSha256OnlyWhenThePolicyAsksForIt() throws IOException {
+    Path run = dir.resolve("run");
+    train(config("adam", run).epochs(1).build());
+    Path manifest;
+    try (Stream<Path> s = Files.list(run.resolve("checkpoints"))) {
+      manifest =
+          s.filter(p -> p.getFileName().toString().startsWith("ckpt-"))
+              .findFirst()
+              .orElseThrow()
+              .resolve("manifest.json");
+    }
+    // A manifest whose SHA-256 for the model disagrees with the file while its part CRC32Cs agree.
+    com.fasterxml.jackson.databind.ObjectMapper mapper =
+        new com.fasterxml.jackson.databind.ObjectMapper();
+    com.fasterxml.jackson.databind.node.ObjectNode root =
+        (com.fasterxml.jackson.databind.node.ObjectNode) mapper.readTree(manifest.toFile());
+    for (com.fasterxml.jackson.databind.JsonNode file : root.get("files")) {
+      if (file.get("name").asText().equals("model.ndlist")) {
+        ((com.fasterxml.jackson.databind.node.ObjectNode) file).put("sha256", "0".repeat(64));
+      }
+    }
+    mapper.writeValue(manifest.toFile(), root);
+    CheckpointPolicy sha256 =
+        CheckpointPolicy.builder().verification(dev.kiln.checkpoint.Verification.SHA256).build();
+
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () ->
+                train(
+                    config("adam", run)
+                        .epochs(2)
+                        .checkpoints(sha256)
+                        .resume(Resume.latest())
+                        .build()))
+        .isInstanceOf(TrainingException.class)
+        .hasMessageContaining("No valid checkpoint")
+        .hasMessageContaining("model.ndlist: SHA-256 is ");
+
+    Trained resumed = train(config("adam", run).epochs(2).resume(Resume.latest()).build());
+    // The default (part CRC32Cs) accepts it: the bytes are intact. It resumed after epoch 1.
+    assertThat(resumed.result().epochs()).hasSize(1);
+    assertThat(resumed.result().epochs().get(0).epoch()).isEqualTo(2);
+  }
+
+  @Test
   void checkpointsWithUnreadableManifestsStillBlockANewRunAndFailAResume() throws IOException {
     Path run = dir.resolve("run");
     train(config("adam", run).epochs(1).build());

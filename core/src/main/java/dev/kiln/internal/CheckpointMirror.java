@@ -5,6 +5,7 @@ import dev.kiln.checkpoint.CheckpointFile;
 import dev.kiln.checkpoint.CheckpointRequest;
 import dev.kiln.checkpoint.CheckpointStore;
 import dev.kiln.checkpoint.Retention;
+import dev.kiln.checkpoint.Verification;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -79,7 +80,8 @@ public final class CheckpointMirror implements AutoCloseable {
       Map<String, String> versions,
       Clock clock,
       Copier copier,
-      ThreadFactory threads) {
+      ThreadFactory threads,
+      Verification verification) {
     this.localRun = localRun;
     this.mirrorRun = mirrorRun;
     this.copier = copier;
@@ -99,6 +101,7 @@ public final class CheckpointMirror implements AutoCloseable {
             .retention(retention)
             .versions(versions)
             .clock(clock)
+            .verification(verification)
             .build();
     this.thread = threads.newThread(this::run);
     thread.setName("kiln-mirror");

@@ -72,6 +72,7 @@ final class CheckpointSupport implements AutoCloseable {
             .retention(retention.build())
             .clock(config.clock())
             .versions(versions)
+            .verification(policy.verification())
             .build();
     lastSaveNanos = System.nanoTime();
     this.mirror =
@@ -83,7 +84,8 @@ final class CheckpointSupport implements AutoCloseable {
                 versions,
                 config.clock(),
                 TestHooks.mirrorCopier(),
-                config.threadFactory() != null ? config.threadFactory() : Thread::new)
+                config.threadFactory() != null ? config.threadFactory() : Thread::new,
+                policy.verification())
             : null;
   }
 
