@@ -47,7 +47,7 @@ public final class TrailingHashes {
 
   /** Starts tracking files written under {@code root} on this thread, until closed. */
   public static Session open(Path root, ThreadFactory threads) {
-    Session session = new Session(root.toAbsolutePath().normalize(), threads);
+    Session session = new Session(root.toAbsolutePath().normalize(), threads, CURRENT.get());
     CURRENT.set(session);
     return session;
   }
@@ -72,12 +72,15 @@ public final class TrailingHashes {
   public static final class Session implements AutoCloseable {
     private final Path root;
     private final ThreadFactory threads;
+    private final Session outer; // a save in progress on this thread when this one began
     private final Map<Path, Tracker> trackers = new LinkedHashMap<>(); // guarded by this
     private int active; // guarded by this
+    private boolean closed; // guarded by this
 
-    private Session(Path root, ThreadFactory threads) {
+    private Session(Path root, ThreadFactory threads, Session outer) {
       this.root = root;
       this.threads = Objects.requireNonNull(threads, "threads == null");
+      this.outer = outer;
     }
 
     private Tracker track(Path path) {
@@ -95,7 +98,7 @@ public final class TrailingHashes {
     /** Starts {@code tracker}'s thread unless {@link #MAX_ACTIVE} are running; false if not. */
     private boolean startThread(Tracker tracker) {
       synchronized (this) {
-        if (active >= MAX_ACTIVE || trackers.get(tracker.file) != tracker) {
+        if (closed || active >= MAX_ACTIVE || trackers.get(tracker.file) != tracker) {
           return false;
         }
         active++;
@@ -118,10 +121,17 @@ public final class TrailingHashes {
       active--;
     }
 
-    /** Stops handing out trackers on this thread; the ones started keep hashing. */
+    /**
+     * Stops handing out trackers on this thread (an enclosing save's session, if any, takes over
+     * again); the ones started keep hashing.
+     */
     public void endWriting() {
       if (CURRENT.get() == this) {
-        CURRENT.remove();
+        if (outer != null) {
+          CURRENT.set(outer);
+        } else {
+          CURRENT.remove();
+        }
       }
     }
 
@@ -150,6 +160,7 @@ public final class TrailingHashes {
       endWriting();
       Tracker[] all;
       synchronized (this) {
+        closed = true;
         all = trackers.values().toArray(new Tracker[0]);
       }
       for (Tracker tracker : all) {

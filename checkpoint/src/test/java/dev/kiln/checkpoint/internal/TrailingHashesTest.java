@@ -687,6 +687,37 @@ class TrailingHashesTest {
   }
 
   @Test
+  void aSaveNestedInAnotherOnTheSameThreadHandsTrackingBackToTheOuterOneWhenItEnds()
+      throws IOException {
+    Path inner = Files.createDirectories(root.resolve("inner"));
+    Path outerFile = Files.write(dir.resolve("outer.bin"), new byte[10]);
+    Path innerFile = Files.write(inner.resolve("inner.bin"), new byte[10]);
+
+    try (TrailingHashes.Session outer = TrailingHashes.open(dir, threads)) {
+      try (TrailingHashes.Session nested = TrailingHashes.open(inner, threads)) {
+        assertThat(TrailingHashes.track(innerFile)).isNotNull();
+        assertThat(TrailingHashes.track(outerFile)).as("outside the nested root").isNull();
+      }
+
+      assertThat(TrailingHashes.track(outerFile)).as("the outer save again").isNotNull();
+    }
+    assertThat(TrailingHashes.track(outerFile)).isNull();
+  }
+
+  @Test
+  void aTrackerThatPassesOneMebibyteAfterItsSessionClosedStartsNoThread() throws IOException {
+    Path file = Files.write(root.resolve("model.bin"), new byte[10]);
+    TrailingHashes.Session session = TrailingHashes.open(root, threads);
+    TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+
+    session.close();
+    tracker.written(2L * MIB);
+
+    assertThat(threads.created()).isEmpty();
+    assertThat(session.isFollowed(file)).isFalse();
+  }
+
+  @Test
   void aSessionOpenOnAnotherThreadDoesNotTrackFilesWrittenOnThisOne() throws Exception {
     Path file = Files.write(root.resolve("model.bin"), new byte[10]);
     TrailingHashes.Session[] opened = new TrailingHashes.Session[1];
