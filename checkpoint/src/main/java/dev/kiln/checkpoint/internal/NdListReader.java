@@ -15,7 +15,6 @@ import java.nio.channels.FileChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Reads DJL's NDList encoding (what {@code NDList.encode} writes) from a file channel, copying each
@@ -134,14 +133,16 @@ public final class NdListReader {
     // Bytes already in memory become tensors without a staging copy.
     MemoryChannel inMemory = channel instanceof MemoryChannel m ? m : null;
     int max = 0;
-    for (Header h : headers) {
-      max = inMemory != null ? 0 : Math.max(max, h.length());
+    if (inMemory == null) {
+      for (Header h : headers) {
+        max = Math.max(max, h.length());
+      }
     }
     NDArray stagingArray = null;
     ByteBuffer memory;
     boolean kept = max > 0 && max <= KEPT_STAGING_BYTES;
     if (kept) {
-      memory = takeStaging(max);
+      memory = STAGING.take(max);
     } else if (max > 0 && canWriteInPlace(staging, ByteOrder.nativeOrder())) {
       // Not zero-filled, unlike a direct ByteBuffer.
       stagingArray = staging.create(new Shape(max), DataType.UINT8);
@@ -176,9 +177,7 @@ public final class NdListReader {
         stagingArray.close();
       }
       if (kept) {
-        ByteBuffer given = memory;
-        KEPT_STAGING.accumulateAndGet(
-            given, (k, g) -> k == null || k.capacity() < g.capacity() ? g : k);
+        STAGING.giveBack(memory);
       }
     }
   }
@@ -186,19 +185,7 @@ public final class NdListReader {
   /** The largest staging buffer kept between reads. */
   static final int KEPT_STAGING_BYTES = 16 << 20;
 
-  private static final AtomicReference<ByteBuffer> KEPT_STAGING = new AtomicReference<>();
-
-  /** The kept staging buffer if it is large enough and free, else a new one. */
-  private static ByteBuffer takeStaging(int size) {
-    ByteBuffer buffer = KEPT_STAGING.getAndSet(null);
-    if (buffer != null && buffer.capacity() >= size) {
-      return buffer;
-    }
-    // Rounded up so a slightly larger state next time still fits.
-    int capacity =
-        Math.min(KEPT_STAGING_BYTES, Math.max(1 << 20, Integer.highestOneBit(size) << 1));
-    return ByteBuffer.allocateDirect(Math.max(size, capacity)).order(ByteOrder.nativeOrder());
-  }
+  private static final KeptBuffer STAGING = new KeptBuffer(KEPT_STAGING_BYTES);
 
   private static boolean isOtherFormat(Input in) throws IOException {
     if (!in.fill(9)) {

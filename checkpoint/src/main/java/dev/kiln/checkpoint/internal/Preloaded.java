@@ -6,7 +6,6 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Checkpoint files that the store has read into memory and verified, visible to the thread that
@@ -24,7 +23,7 @@ public final class Preloaded {
   public static final int MAX_BYTES = 16 << 20;
 
   private static final ThreadLocal<Map<Path, ByteBuffer>> FILES = new ThreadLocal<>();
-  private static final AtomicReference<ByteBuffer> KEPT = new AtomicReference<>();
+  private static final KeptBuffer MEMORY = new KeptBuffer(MAX_BYTES);
 
   private Preloaded() {}
 
@@ -53,24 +52,14 @@ public final class Preloaded {
     return FileChannel.open(file, StandardOpenOption.READ);
   }
 
-  /** A direct buffer of at least {@code size} bytes: the kept one if it is free, else a new one. */
+  /** A direct buffer of at least {@code size} (≤ {@link #MAX_BYTES}) bytes, kept between loads. */
   public static ByteBuffer takeBuffer(int size) {
-    if (size > MAX_BYTES) {
-      throw new IllegalArgumentException(size + " bytes is more than " + MAX_BYTES);
-    }
-    ByteBuffer buffer = KEPT.getAndSet(null);
-    if (buffer == null || buffer.capacity() < size) {
-      // Rounded up so that a slightly larger checkpoint next time still fits.
-      int capacity = Math.min(MAX_BYTES, Math.max(1 << 20, Integer.highestOneBit(size) << 1));
-      buffer = ByteBuffer.allocateDirect(Math.max(size, capacity));
-    }
-    return buffer.clear();
+    return MEMORY.take(size);
   }
 
   /** Returns a buffer from {@link #takeBuffer} once nothing refers to its contents any more. */
   public static void giveBack(ByteBuffer buffer) {
-    KEPT.accumulateAndGet(
-        buffer, (kept, given) -> kept == null || kept.capacity() < given.capacity() ? given : kept);
+    MEMORY.giveBack(buffer);
   }
 
   /** Ends an {@link #install}. */
