@@ -24,7 +24,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -167,7 +169,7 @@ public final class CheckpointStore {
       progress.at("starting the sync thread for", temp);
       syncer = new Syncer();
       progress.at("writing", temp);
-      trailing = TrailingHashes.open(temp, threadFactory);
+      trailing = TrailingHashes.open(temp, threadFactory, syncer::flushSoon);
       writer.write(temp);
       trailing.endWriting();
       progress.at("listing", temp);
@@ -488,11 +490,14 @@ public final class CheckpointStore {
 
   /**
    * Forces files to the device, one after another, on a thread of the store's factory. The thread
-   * starts with the save, while the cores are still free, and waits for the list of files.
+   * starts with the save, while the cores are still free. Until it gets the list of files it
+   * flushes large files as they grow ({@link #flushSoon}), so that the disk works while the writer
+   * does, instead of all at the end.
    */
   private final class Syncer {
     private final Thread thread;
     private List<Path> files; // guarded by this; null until handed over
+    private final Set<Path> grown = new LinkedHashSet<>(); // guarded by this
     private volatile boolean cancelled;
     private volatile boolean finished;
     private volatile Throwable failure;
@@ -502,19 +507,35 @@ public final class CheckpointStore {
       thread =
           threadFactory.newThread(
               () -> {
-                List<Path> toSync;
-                synchronized (this) {
-                  while (files == null && !cancelled) {
-                    try {
-                      wait();
-                    } catch (InterruptedException e) {
-                      cancelled = true; // nothing was handed over yet: nothing to leave unsynced
+                List<Path> toSync = null;
+                while (toSync == null) {
+                  Path flush;
+                  synchronized (this) {
+                    while (files == null && !cancelled && grown.isEmpty()) {
+                      try {
+                        wait();
+                      } catch (InterruptedException e) {
+                        cancelled = true; // nothing was handed over yet: nothing to leave unsynced
+                      }
+                    }
+                    if (cancelled) {
+                      return;
+                    }
+                    toSync = files;
+                    Iterator<Path> next = grown.iterator();
+                    flush = toSync == null ? next.next() : null;
+                    if (flush != null) {
+                      next.remove();
                     }
                   }
-                  if (cancelled) {
-                    return;
+                  if (flush != null) {
+                    try {
+                      fileOps.flushEarly(flush);
+                    } catch (IOException | RuntimeException e) {
+                      // the fsync at the end reports it, if it still fails then
+                      log.debug("Early flush of {} failed: {}", flush, e.toString());
+                    }
                   }
-                  toSync = files;
                 }
                 for (Path file : toSync) {
                   if (cancelled) {
@@ -531,6 +552,13 @@ public final class CheckpointStore {
                 finished = true;
               });
       thread.start();
+    }
+
+    /** Asks for {@code file}, still being written, to be flushed to the device soon. */
+    synchronized void flushSoon(Path file) {
+      if (files == null && grown.add(file)) {
+        notifyAll();
+      }
     }
 
     /** Hands over the files to sync. */

@@ -111,12 +111,11 @@ public final class TensorFile {
     }
   }
 
-  /** Writes to the channel in slices, telling the tracker (if any) how far it has got. */
+  /** Writes to the channel in slices, through the tracker (if any), which hashes them. */
   private static final class Output {
     private static final int SLICE = 1 << 20;
     private final FileChannel channel;
     private final TrailingHashes.Tracker tracker;
-    private long written;
 
     Output(FileChannel channel, TrailingHashes.Tracker tracker) {
       this.channel = channel;
@@ -128,12 +127,12 @@ public final class TensorFile {
         ByteBuffer slice = buffer.slice();
         slice.limit(Math.min(slice.remaining(), SLICE));
         int n = slice.remaining();
-        writeFully(channel, slice);
-        buffer.position(buffer.position() + n);
-        written += n;
         if (tracker != null) {
-          tracker.written(written);
+          tracker.write(channel, slice);
+        } else {
+          writeFully(channel, slice);
         }
+        buffer.position(buffer.position() + n);
       }
     }
   }

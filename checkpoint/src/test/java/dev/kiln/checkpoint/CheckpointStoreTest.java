@@ -659,11 +659,7 @@ class CheckpointStoreTest {
                           FileChannel.open(
                               file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                         TrailingHashes.Tracker tracker = TrailingHashes.track(file);
-                        ByteBuffer data = ByteBuffer.wrap(randomBytes(2 * MIB, 1));
-                        while (data.hasRemaining()) {
-                          channel.write(data);
-                        }
-                        tracker.written(2 * MIB);
+                        tracker.write(channel, ByteBuffer.wrap(randomBytes(2 * MIB, 1)));
                       }
                       threads.created().stream()
                           .filter(Thread::isAlive)

@@ -80,6 +80,12 @@ final class RecordingFileOps implements FileOps {
   }
 
   @Override
+  public void flushEarly(Path file) throws IOException {
+    record("flush", file);
+    delegate.flushEarly(file);
+  }
+
+  @Override
   public void fsyncDirectory(Path dir) throws IOException {
     record("fsyncdir", dir);
     delegate.fsyncDirectory(dir);

@@ -92,16 +92,53 @@ public final class FileHashes {
   }
 
   /**
-   * As {@link #describe(Map, ThreadFactory)}, taking the SHA-256 of files {@code trailing} followed
-   * as they were written when its part CRC32Cs equal those computed here from the finished file (so
-   * the SHA-256 covers exactly what the file holds); other files' SHA-256 is computed here.
+   * As {@link #describe(Map, ThreadFactory)}, taking the SHA-256 and part CRC32Cs of files {@code
+   * trailing} followed as they were written and that are unchanged since ({@link
+   * TrailingHashes.Session#isUnchanged}); the others are read and hashed here, meanwhile.
    */
   public static Map<String, CheckpointFile> describe(
       Map<String, Path> files, ThreadFactory threads, TrailingHashes.Session trailing)
       throws IOException {
+    Map<String, Path> toHash = new LinkedHashMap<>();
+    List<String> followed = new ArrayList<>();
+    for (Map.Entry<String, Path> e : files.entrySet()) {
+      if (trailing != null && trailing.isUnchanged(e.getValue())) {
+        followed.add(e.getKey());
+      } else {
+        toHash.put(e.getKey(), e.getValue());
+      }
+    }
+    Map<String, CheckpointFile> described = new LinkedHashMap<>(hash(toHash, threads));
+    List<String> late = new ArrayList<>();
+    for (String name : followed) {
+      Path file = files.get(name);
+      TrailingHashes.Digests digests = trailing.digests(file);
+      long size = digests == null ? -1 : digests.size();
+      if (digests != null && trailing.isUnchanged(file)) {
+        described.put(
+            name,
+            new CheckpointFile(name, size, digests.sha256(), partSize(size), digests.partCrc32c()));
+      } else {
+        late.add(name); // its thread failed, or the file changed meanwhile
+      }
+    }
+    Map<String, Path> lateFiles = new LinkedHashMap<>();
+    for (String name : late) {
+      lateFiles.put(name, files.get(name));
+    }
+    described.putAll(hash(lateFiles, threads));
+    Map<String, CheckpointFile> result = new LinkedHashMap<>();
+    for (String name : files.keySet()) {
+      result.put(name, described.get(name));
+    }
+    return result;
+  }
+
+  /** Reads and hashes {@code files}: their SHA-256s first, one thread per file, then the parts. */
+  private static Map<String, CheckpointFile> hash(Map<String, Path> files, ThreadFactory threads)
+      throws IOException {
     List<Task> tasks = new ArrayList<>();
     Map<String, Long> sizes = new LinkedHashMap<>();
-    Map<String, Boolean> followed = new LinkedHashMap<>();
     for (Map.Entry<String, Path> e : files.entrySet()) {
       Path file = e.getValue();
       long size;
@@ -109,11 +146,7 @@ public final class FileHashes {
         size = channel.size();
       }
       sizes.put(e.getKey(), size);
-      boolean isFollowed = trailing != null && trailing.isFollowed(file);
-      followed.put(e.getKey(), isFollowed);
-      if (!isFollowed) {
-        tasks.add(new Task(file, 0, size, Algorithm.SHA256));
-      }
+      tasks.add(new Task(file, 0, size, Algorithm.SHA256));
     }
     for (Map.Entry<String, Path> e : files.entrySet()) {
       long size = sizes.get(e.getKey());
@@ -131,49 +164,15 @@ public final class FileHashes {
       }
       checksums.add((String) result);
     }
-    int next = 0;
-    Map<String, String> whole = new LinkedHashMap<>();
-    for (String name : files.keySet()) {
-      if (!followed.get(name)) {
-        whole.put(name, checksums.get(next++));
-      }
-    }
-    Map<String, List<String>> partsByName = new LinkedHashMap<>();
-    List<String> late = new ArrayList<>();
+    int next = files.size();
+    int sha = 0;
+    Map<String, CheckpointFile> result = new LinkedHashMap<>();
     for (String name : files.keySet()) {
       long size = sizes.get(name);
       int count = partCount(size, partSize(size));
       List<String> parts = List.copyOf(checksums.subList(next, next + count));
       next += count;
-      partsByName.put(name, parts);
-      if (followed.get(name)) {
-        TrailingHashes.Digests digests = trailing.digests(files.get(name));
-        if (digests != null && digests.size() == size && digests.partCrc32c().equals(parts)) {
-          whole.put(name, digests.sha256());
-        } else {
-          late.add(name); // changed after it was followed, or not followed to the end
-        }
-      }
-    }
-    if (!late.isEmpty()) {
-      List<Task> lateTasks = new ArrayList<>();
-      for (String name : late) {
-        lateTasks.add(new Task(files.get(name), 0, sizes.get(name), Algorithm.SHA256));
-      }
-      List<Object> digests = runAll(lateTasks, threads);
-      for (int i = 0; i < late.size(); i++) {
-        if (digests.get(i) instanceof IOException io) {
-          throw io;
-        }
-        whole.put(late.get(i), (String) digests.get(i));
-      }
-    }
-    Map<String, CheckpointFile> result = new LinkedHashMap<>();
-    for (String name : files.keySet()) {
-      long size = sizes.get(name);
-      result.put(
-          name,
-          new CheckpointFile(name, size, whole.get(name), partSize(size), partsByName.get(name)));
+      result.put(name, new CheckpointFile(name, size, checksums.get(sha++), partSize(size), parts));
     }
     return result;
   }

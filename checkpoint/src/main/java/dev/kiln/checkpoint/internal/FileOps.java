@@ -23,6 +23,13 @@ public interface FileOps {
   /** Forces a regular file's data and metadata to the device. */
   void fsyncFile(Path file) throws IOException;
 
+  /**
+   * Forces the data written to a file so far to the device while it is still being written, so that
+   * its {@link #fsyncFile} at the end has less left to do. Does nothing by default; a failure here
+   * is reported again by that fsync.
+   */
+  default void flushEarly(Path file) throws IOException {}
+
   /** Forces a directory's entries (names created, renamed or removed in it) to the device. */
   void fsyncDirectory(Path dir) throws IOException;
 

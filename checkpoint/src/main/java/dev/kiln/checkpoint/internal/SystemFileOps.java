@@ -49,6 +49,13 @@ final class SystemFileOps implements FileOps {
   }
 
   @Override
+  public void flushEarly(Path file) throws IOException {
+    try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+      channel.force(false);
+    }
+  }
+
+  @Override
   public void fsyncDirectory(Path dir) throws IOException {
     // Linux and macOS allow fsync on a directory opened read-only; Windows does not, and there the
     // rename is

@@ -3,34 +3,51 @@ package dev.kiln.checkpoint.internal;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadFactory;
+import java.util.function.Consumer;
 import java.util.zip.CRC32C;
 
 /**
  * The SHA-256 of files a save is writing, computed while they are being written.
  *
  * <p>A file's SHA-256 is sequential and runs at about 1.3 GB/s per core, slower than writing. A
- * save hashing after the writer returns therefore takes write + hash; hashing behind the writer
+ * save hashing after the writer returns therefore takes write + hash; hashing beside the writer
  * takes about the longer of the two. The store opens a {@link Session} around its writer; {@code
- * TensorFile.write} on that thread asks for a {@link Tracker} and reports how far it has written.
- * Once a file passes {@link #START_BYTES}, a thread from the store's factory reads the written
- * bytes back from the page cache and computes, from the same buffer, their SHA-256 and the CRC32C
- * of each 1 MiB block. At most {@link #MAX_ACTIVE} files are followed at once; others (and small
- * files) are hashed by the store afterwards.
+ * TensorFile.write} on that thread asks for a {@link Tracker} and writes through it. The tracker
+ * copies what is written into 1 MiB blocks aligned with the file's, computes each block's CRC32C on
+ * the writer's thread, and hands the blocks to a thread from the store's factory that computes the
+ * SHA-256 of the same bytes. So no byte is read back from the page cache, and the hashing thread
+ * does nothing but the SHA-256. The writer waits only if {@value #RING} blocks are still unhashed.
+ * A file is followed once its first block is full ({@link #START_BYTES}); at most {@link
+ * #MAX_ACTIVE} files are followed at once, and others (and small files) are hashed by the store
+ * afterwards.
  *
- * <p>The store trusts a tracker's SHA-256 only if the part CRC32Cs it computes from the finished
- * file equal those the tracker computed from the bytes it hashed: a file changed after it was
- * followed, however its timestamps look, is hashed again.
+ * <p>When the writer finishes a file, the tracker seals it ({@link Seal}: it sets the file's
+ * modification time 10 s back and notes it, with the file's size and inode). The store uses the
+ * tracker's SHA-256 and CRC32Cs only if the seal still holds when it describes the file; a file
+ * written, truncated or replaced after its writer finished, however coarse the file system's clock,
+ * is hashed again from disk.
+ *
+ * <p>A session can also tell a listener each time a followed file has grown by {@link
+ * #FLUSH_BYTES}, so that the store can start forcing it to the device while the writer is still
+ * writing instead of all at the end.
  */
 public final class TrailingHashes {
 
@@ -40,21 +57,43 @@ public final class TrailingHashes {
   /** Files followed at the same time, per save. */
   public static final int MAX_ACTIVE = 2;
 
+  /** Blocks a tracker may hold that its thread has not hashed yet. */
+  public static final int RING = 4;
+
+  /** A session's listener hears of a followed file each time it has grown by this much. */
+  public static final long FLUSH_BYTES = 32L << 20;
+
   private static final ThreadLocal<Session> CURRENT = new ThreadLocal<>();
-  private static final long BLOCK = FileHashes.MIN_PART_SIZE;
+  private static final int BLOCK = Math.toIntExact(FileHashes.MIN_PART_SIZE);
+
+  /**
+   * Blocks kept between saves: allocating (and first touching) a few MiB per save costs more than
+   * hashing a small checkpoint. At most as many as the followed files can hold.
+   */
+  private static final ArrayBlockingQueue<ByteBuffer> BLOCKS =
+      new ArrayBlockingQueue<>(MAX_ACTIVE * RING);
 
   private TrailingHashes() {}
 
   /** Starts tracking files written under {@code root} on this thread, until closed. */
   public static Session open(Path root, ThreadFactory threads) {
-    Session session = new Session(root.toAbsolutePath().normalize(), threads, CURRENT.get());
+    return open(root, threads, file -> {});
+  }
+
+  /**
+   * As {@link #open(Path, ThreadFactory)}; {@code grown} hears, on the writer's thread, of each
+   * followed file every time {@link #FLUSH_BYTES} more of it have been written. It must not block.
+   */
+  public static Session open(Path root, ThreadFactory threads, Consumer<Path> grown) {
+    Session session = new Session(root.toAbsolutePath().normalize(), threads, grown, CURRENT.get());
     CURRENT.set(session);
     return session;
   }
 
   /**
    * A tracker for {@code file}, or null if no save on this thread is writing into a directory that
-   * holds it. Call once the file exists (after opening it for writing).
+   * holds it. Call once the file is open for writing and empty, then write it only through {@link
+   * Tracker#write}.
    */
   public static Tracker track(Path file) {
     Session session = CURRENT.get();
@@ -72,14 +111,16 @@ public final class TrailingHashes {
   public static final class Session implements AutoCloseable {
     private final Path root;
     private final ThreadFactory threads;
+    private final Consumer<Path> grown;
     private final Session outer; // a save in progress on this thread when this one began
     private final Map<Path, Tracker> trackers = new LinkedHashMap<>(); // guarded by this
     private int active; // guarded by this
     private boolean closed; // guarded by this
 
-    private Session(Path root, ThreadFactory threads, Session outer) {
+    private Session(Path root, ThreadFactory threads, Consumer<Path> grown, Session outer) {
       this.root = root;
       this.threads = Objects.requireNonNull(threads, "threads == null");
+      this.grown = Objects.requireNonNull(grown, "grown == null");
       this.outer = outer;
     }
 
@@ -142,9 +183,21 @@ public final class TrailingHashes {
     }
 
     /**
-     * Waits for {@code file}'s tracker; returns what it computed if the writer finished and the
-     * tracker hashed every byte the writer reported, else null. The caller must still check the
-     * part CRC32Cs against the file (see the class comment).
+     * Whether {@code file} was followed to the end of its writer and is unchanged since (by its
+     * {@link Seal}): then its {@link #digests} describe it, if the thread delivers them.
+     */
+    public boolean isUnchanged(Path file) {
+      Tracker tracker;
+      synchronized (this) {
+        tracker = trackers.get(file.toAbsolutePath().normalize());
+      }
+      return tracker != null && tracker.unchanged();
+    }
+
+    /**
+     * Waits for {@code file}'s tracker; returns what it computed if the writer finished and every
+     * byte it wrote was hashed, else null. They describe the file only if it is {@link #isUnchanged
+     * unchanged} since.
      */
     public Digests digests(Path file) {
       Tracker tracker;
@@ -172,17 +225,75 @@ public final class TrailingHashes {
   /** What a tracker computed from the bytes it hashed: their count, SHA-256 and part CRC32Cs. */
   public record Digests(long size, String sha256, List<String> partCrc32c) {}
 
+  /**
+   * What a finished file looked like: which file (inode), its size and a modification time the
+   * tracker set 10 s in the past. Any later write, truncation or replacement sets the time to the
+   * present or changes the file, however coarse the file system's clock, so a seal that still holds
+   * shows the file is as the writer left it. Only a change that also sets the time back to this
+   * value would go unseen; loading would then report the file as damaged.
+   */
+  private record Seal(Object fileKey, long size, FileTime modified) {
+
+    /** Seals {@code file}, which holds {@code size} bytes; null if it cannot. */
+    static Seal of(Path file, long size) {
+      try {
+        FileTime mark =
+            FileTime.from(Instant.now().minusSeconds(10).truncatedTo(ChronoUnit.SECONDS));
+        Files.setLastModifiedTime(file, mark);
+        BasicFileAttributes attributes = attributes(file);
+        if (attributes.fileKey() == null || attributes.size() != size) {
+          return null; // no way to tell files apart here, or not what the writer wrote
+        }
+        return new Seal(attributes.fileKey(), size, attributes.lastModifiedTime());
+      } catch (IOException | RuntimeException e) {
+        return null; // the store hashes the file itself
+      }
+    }
+
+    boolean holds(Path file) {
+      try {
+        BasicFileAttributes now = attributes(file);
+        return now.isRegularFile()
+            && fileKey.equals(now.fileKey())
+            && size == now.size()
+            && modified.equals(now.lastModifiedTime());
+      } catch (IOException | RuntimeException e) {
+        return false;
+      }
+    }
+
+    private static BasicFileAttributes attributes(Path file) throws IOException {
+      return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    }
+  }
+
+  /** A full (or the last) block of a file, for the tracker's thread to hash. */
+  private record Block(ByteBuffer bytes, int length) {}
+
   /** Follows one file as it is written. */
   public static final class Tracker {
     private final Session session;
     private final Path file;
     private volatile Thread thread; // set once, by the writer's thread
-    private boolean startTried; // writer's thread only
-    // Guarded by this.
+    // Writer's thread only.
+    private boolean startTried;
+    private boolean off; // no thread follows this file (any more): just write
     private long written;
+    private ByteBuffer block; // filling, not yet handed over
+    private int fill;
+    private final List<Integer> blockCrcs = new ArrayList<>();
+    private final CRC32C crc = new CRC32C();
+    // Guarded by this.
+    private final ArrayDeque<Block> queue = new ArrayDeque<>();
+    private int held; // blocks taken and not given back
     private boolean finished;
     private boolean failed;
     private boolean cancelled;
+    private boolean abandoned; // the writer stopped handing over blocks: no result
+    private boolean threadEnded;
+    private long size; // bytes written, once finished
+    private Seal seal; // once finished, if the file could be sealed
+    private List<Integer> crcs; // the block CRC32Cs, once finished
     private Digests digests;
 
     private Tracker(Session session, Path file) {
@@ -190,28 +301,154 @@ public final class TrailingHashes {
       this.file = file;
     }
 
-    /** The writer has written the first {@code bytes} bytes of the file. */
-    public void written(long bytes) {
-      synchronized (this) {
-        written = bytes;
-        notifyAll();
+    /**
+     * Writes all of {@code source} to {@code channel} at its position, which must be the number of
+     * bytes written through this tracker so far. While the file is followed, the bytes are copied
+     * into a block first and written from there, so the file holds exactly what is hashed even if
+     * {@code source} changes meanwhile.
+     */
+    public void write(FileChannel channel, ByteBuffer source) throws IOException {
+      long before = written;
+      while (source.hasRemaining()) {
+        if (off || (block == null && !takeBlock())) {
+          int n = source.remaining();
+          writeFully(channel, source);
+          written += n;
+          break;
+        }
+        int n = Math.min(BLOCK - fill, source.remaining());
+        block.put(fill, source, source.position(), n);
+        source.position(source.position() + n);
+        writeFully(channel, block.duplicate().limit(fill + n).position(fill));
+        fill += n;
+        written += n;
+        if (fill == BLOCK) {
+          handOver();
+        }
       }
-      if (!startTried && bytes >= START_BYTES) {
-        startTried = true;
-        session.startThread(this);
+      if (before / FLUSH_BYTES != written / FLUSH_BYTES) {
+        session.grown.accept(file);
+      }
+    }
+
+    private static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
+      while (buffer.hasRemaining()) {
+        channel.write(buffer);
       }
     }
 
     /** The writer is done and has closed the file. */
-    public synchronized void finished() {
-      finished = true;
-      notifyAll();
+    public void finished() {
+      if (!off && fill > 0) {
+        handOver();
+      }
+      Seal sealed = off ? null : Seal.of(file, written);
+      synchronized (this) {
+        finished = true;
+        size = written;
+        crcs = List.copyOf(blockCrcs);
+        seal = sealed;
+        notifyAll();
+      }
+      releaseUnhanded();
+    }
+
+    /** Whether the finished file is as the writer left it (see {@link Seal}). */
+    private boolean unchanged() {
+      Seal sealed;
+      synchronized (this) {
+        if (!finished || failed || abandoned || thread == null) {
+          return false;
+        }
+        sealed = seal;
+      }
+      return sealed != null && sealed.holds(file);
     }
 
     /** The writer failed; the result is not used. */
-    public synchronized void failed() {
-      failed = true;
-      finished = true;
+    public void failed() {
+      synchronized (this) {
+        failed = true;
+        finished = true;
+        notifyAll();
+      }
+      releaseUnhanded();
+    }
+
+    /** Takes a free block for the writer, waiting while {@link #RING} are held; false if off. */
+    private boolean takeBlock() {
+      synchronized (this) {
+        boolean interrupted = false;
+        while (held >= RING && !cancelled && !threadEnded) {
+          try {
+            wait();
+          } catch (InterruptedException e) {
+            interrupted = true;
+            break;
+          }
+        }
+        if (interrupted) {
+          Thread.currentThread().interrupt(); // the writer's to handle; stop following
+        }
+        if (interrupted || cancelled || threadEnded) {
+          goOff();
+          return false;
+        }
+        held++;
+      }
+      ByteBuffer free = BLOCKS.poll();
+      block = free != null ? free : ByteBuffer.allocateDirect(BLOCK);
+      fill = 0;
+      return true;
+    }
+
+    /** Computes the CRC32C of the filled block and queues it for the thread (starting it). */
+    private void handOver() {
+      crc.reset();
+      crc.update(block.duplicate().limit(fill).position(0));
+      blockCrcs.add((int) crc.getValue());
+      synchronized (this) {
+        queue.add(new Block(block, fill));
+        notifyAll();
+      }
+      block = null;
+      fill = 0;
+      if (!startTried) {
+        startTried = true; // the first block is full, or the file ended: START_BYTES or less
+        if (written < START_BYTES || !session.startThread(this)) {
+          goOff();
+        }
+      }
+    }
+
+    /** Stops following: frees the queued blocks; the writer then only writes. */
+    private void goOff() {
+      off = true;
+      synchronized (this) {
+        abandoned = true;
+        for (Block queued : queue) {
+          give(queued.bytes());
+        }
+        queue.clear();
+      }
+      releaseUnhanded();
+    }
+
+    /** Gives back the block the writer is filling, if any. */
+    private void releaseUnhanded() {
+      if (block != null) {
+        ByteBuffer unhanded = block;
+        block = null;
+        synchronized (this) {
+          give(unhanded);
+        }
+      }
+    }
+
+    /** Returns a held block to the pool; call holding this. */
+    private void give(ByteBuffer bytes) {
+      held--;
+      BLOCKS.offer(bytes);
       notifyAll();
     }
 
@@ -231,68 +468,60 @@ public final class TrailingHashes {
       }
       Threads.joinUninterruptibly(thread);
       synchronized (this) {
-        return failed || digests == null || digests.size() != written ? null : digests;
+        return failed || abandoned || digests == null || digests.size() != size ? null : digests;
       }
     }
 
     private void run() {
-      ByteBuffer buffer = FileHashes.takeBuffer();
-      try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+      try {
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
-        CRC32C crc = new CRC32C();
-        List<Integer> blocks = new ArrayList<>();
-        long position = 0;
+        long hashed = 0;
         while (true) {
-          long limit;
+          Block next;
           synchronized (this) {
-            while (!cancelled && !failed && written == position && !finished) {
+            while (!cancelled && !failed && !abandoned && queue.isEmpty() && !finished) {
               wait();
             }
-            if (cancelled || failed) {
+            if (cancelled || failed || abandoned) {
               return;
             }
-            if (written == position && finished) {
-              break;
+            if (queue.isEmpty()) {
+              break; // finished, and every block is hashed
             }
-            limit = written;
+            next = queue.peek();
           }
-          buffer.clear().limit((int) Math.min(buffer.capacity(), limit - position));
-          int n = channel.read(buffer, position);
-          if (n < 0) {
-            return; // truncated under us: no result, so the store hashes the file itself
-          }
-          buffer.flip();
-          sha.update(buffer.duplicate());
-          // The CRC32C of each 1 MiB block, from the same bytes the SHA-256 saw.
-          while (buffer.hasRemaining()) {
-            long blockEnd = (position / BLOCK + 1) * BLOCK;
-            int slice = (int) Math.min(buffer.remaining(), blockEnd - position);
-            crc.update(buffer.duplicate().limit(buffer.position() + slice));
-            buffer.position(buffer.position() + slice);
-            position += slice;
-            if (position == blockEnd) {
-              blocks.add((int) crc.getValue());
-              crc.reset();
-            }
+          sha.update(next.bytes().duplicate().limit(next.length()).position(0));
+          hashed += next.length();
+          synchronized (this) {
+            queue.poll();
+            give(next.bytes());
           }
         }
-        if (position % BLOCK != 0) {
-          blocks.add((int) crc.getValue());
+        List<Integer> blocks;
+        synchronized (this) {
+          blocks = crcs;
         }
         Digests result =
             new Digests(
-                position,
+                hashed,
                 HexFormat.of().formatHex(sha.digest()),
-                FileHashes.partCrc32c(position, blocks));
+                FileHashes.partCrc32c(hashed, blocks));
         synchronized (this) {
           digests = result;
         }
-      } catch (IOException | NoSuchAlgorithmException | RuntimeException e) {
+      } catch (NoSuchAlgorithmException | RuntimeException e) {
         // no result: the store hashes the file itself
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       } finally {
-        FileHashes.giveBuffer(buffer);
+        synchronized (this) {
+          threadEnded = true;
+          for (Block queued : queue) {
+            give(queued.bytes());
+          }
+          queue.clear();
+          notifyAll(); // a writer waiting for a block stops following
+        }
         session.threadEnded();
       }
     }

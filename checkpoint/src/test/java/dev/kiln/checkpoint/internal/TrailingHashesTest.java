@@ -20,6 +20,7 @@ import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -130,7 +131,7 @@ class TrailingHashesTest {
         while (written < size) {
           int length = (int) Math.min(MIB, size - written);
           new Random(written).nextBytes(slice);
-          writeFully(channel, ByteBuffer.wrap(slice, 0, length));
+          tracker.write(channel, ByteBuffer.wrap(slice, 0, length));
           sha.update(slice, 0, length);
           part.update(slice, 0, length);
           written += length;
@@ -138,7 +139,6 @@ class TrailingHashesTest {
             parts.add(String.format("%08x", part.getValue()));
             part.reset();
           }
-          tracker.written(written);
         }
         tracker.finished();
       }
@@ -168,6 +168,61 @@ class TrailingHashesTest {
     }
   }
 
+  @Test
+  void theListenerHearsOfAFileEachTimeItHasGrownByThirtyTwoMebibytes() throws IOException {
+    Path file = root.resolve("model.bin");
+    List<Path> heard = new ArrayList<>();
+    List<Long> sizes = new ArrayList<>();
+    byte[] slice = randomBytes(3 * MIB, 63);
+    long total = 70L * MIB;
+    try (TrailingHashes.Session session =
+        TrailingHashes.open(
+            root,
+            threads,
+            grown -> {
+              heard.add(grown);
+              sizes.add(sizeOf(grown));
+            })) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        for (long written = 0; written < total; written += slice.length) {
+          tracker.write(
+              channel, ByteBuffer.wrap(slice, 0, (int) Math.min(slice.length, total - written)));
+        }
+        tracker.finished();
+      }
+    }
+
+    assertThat(TrailingHashes.FLUSH_BYTES).isEqualTo(32L * MIB);
+    assertThat(heard).containsExactly(file.toAbsolutePath(), file.toAbsolutePath());
+    assertThat(sizes)
+        .as("told after the write that crossed each 32 MiB")
+        .containsExactly(33L * MIB, 66L * MIB);
+  }
+
+  @Test
+  void theFileHoldsTheBytesThatWereHashedThoughTheSourceChangesRightAfterEachWrite()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(2 * MIB + 5, 64);
+    byte[] source = data.clone();
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        for (int offset = 0; offset < source.length; offset += SLICE) {
+          int length = Math.min(SLICE, source.length - offset);
+          tracker.write(channel, ByteBuffer.wrap(source, offset, length));
+          Arrays.fill(source, offset, offset + length, (byte) 0); // as a training step might
+        }
+        tracker.finished();
+      }
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.digests(file))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+    }
+  }
+
   // ---------------------------------------------------------------- when a thread follows a file
 
   @Test
@@ -179,19 +234,16 @@ class TrailingHashesTest {
       try (FileChannel channel = openForWriting(file)) {
         TrailingHashes.Tracker tracker = TrailingHashes.track(file);
         assertThat(tracker).isNotNull();
-        writeFully(channel, ByteBuffer.wrap(data, 0, MIB - 1));
-        tracker.written(MIB - 1);
+        tracker.write(channel, ByteBuffer.wrap(data, 0, MIB - 1));
         assertThat(threads.created()).as("below 1 MiB").isEmpty();
         assertThat(session.isFollowed(file)).as("below 1 MiB").isFalse();
 
-        writeFully(channel, ByteBuffer.wrap(data, MIB - 1, 1));
-        tracker.written(MIB);
+        tracker.write(channel, ByteBuffer.wrap(data, MIB - 1, 1));
         assertThat(threads.created()).as("at 1 MiB").hasSize(1);
         assertThat(threads.created().get(0).isAlive()).as("started").isTrue();
         assertThat(session.isFollowed(file)).as("at 1 MiB").isTrue();
 
-        writeFully(channel, ByteBuffer.wrap(data, MIB, data.length - MIB));
-        tracker.written(data.length);
+        tracker.write(channel, ByteBuffer.wrap(data, MIB, data.length - MIB));
         tracker.finished();
       }
 
@@ -397,39 +449,39 @@ class TrailingHashesTest {
   }
 
   @Test
-  void aWriterThatReportedFewerBytesThanItWroteGetsDigestsOfTheReportedBytesOnly()
+  void aWriterThatAlsoWroteAroundItsTrackerGetsDigestsOfTheTrackedBytesOnlyAndNoSeal()
       throws IOException {
     Path file = root.resolve("model.bin");
     byte[] data = randomBytes(MIB + 10, 15);
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       try (FileChannel channel = openForWriting(file)) {
         TrailingHashes.Tracker tracker = TrailingHashes.track(file);
-        writeFully(channel, ByteBuffer.wrap(data));
-        tracker.written(MIB);
+        tracker.write(channel, ByteBuffer.wrap(data, 0, MIB));
+        writeFully(channel, ByteBuffer.wrap(data, MIB, 10));
         tracker.finished();
       }
 
-      byte[] reported = Arrays.copyOf(data, MIB);
+      byte[] tracked = Arrays.copyOf(data, MIB);
       assertThat(session.digests(file))
-          .as("describe compares these with the whole file and hashes it itself")
-          .isEqualTo(new TrailingHashes.Digests(MIB, sha256(reported), partCrc32cs(reported, MIB)));
+          .isEqualTo(new TrailingHashes.Digests(MIB, sha256(tracked), partCrc32cs(tracked, MIB)));
+      assertThat(session.isUnchanged(file)).as("describe hashes the whole file itself").isFalse();
     }
   }
 
   @Test
-  void aWriterThatReportedMoreBytesThanTheFileHoldsGetsNoDigests() throws IOException {
+  void aFileTruncatedBeforeItsWriterFinishedIsNotSealed() throws IOException {
     Path file = root.resolve("model.bin");
     byte[] data = randomBytes(MIB + 10, 16);
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       try (FileChannel channel = openForWriting(file)) {
         TrailingHashes.Tracker tracker = TrailingHashes.track(file);
-        writeFully(channel, ByteBuffer.wrap(data));
-        tracker.written(2 * MIB);
+        writeSlices(channel, tracker, data, SLICE);
+        channel.truncate(MIB);
         tracker.finished();
       }
 
-      assertThat(session.digests(file)).isNull();
-      assertThat(threads.created()).hasSize(1).noneMatch(Thread::isAlive);
+      assertThat(session.isUnchanged(file)).isFalse();
+      assertThat(threads.created()).hasSize(1);
     }
   }
 
@@ -561,6 +613,7 @@ class TrailingHashesTest {
 
         writeSlices(channel, replaced, data, SLICE);
         assertThat(threads.created()).as("for the replaced tracker").isEmpty();
+        channel.truncate(0);
         writeSlices(channel, newer, data, SLICE);
         newer.finished();
       }
@@ -706,15 +759,20 @@ class TrailingHashesTest {
 
   @Test
   void aTrackerThatPassesOneMebibyteAfterItsSessionClosedStartsNoThread() throws IOException {
-    Path file = Files.write(root.resolve("model.bin"), new byte[10]);
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(2 * MIB, 60);
     TrailingHashes.Session session = TrailingHashes.open(root, threads);
-    TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+    try (FileChannel channel = openForWriting(file)) {
+      TrailingHashes.Tracker tracker = TrailingHashes.track(file);
 
-    session.close();
-    tracker.written(2L * MIB);
+      session.close();
+      writeSlices(channel, tracker, data, SLICE);
+      tracker.finished();
+    }
 
     assertThat(threads.created()).isEmpty();
     assertThat(session.isFollowed(file)).isFalse();
+    assertThat(Files.readAllBytes(file)).isEqualTo(data);
   }
 
   @Test
@@ -746,9 +804,9 @@ class TrailingHashesTest {
   // ---------------------------------------------------------------- describe with a session
 
   @Test
-  void describeTakesAnUnchangedFollowedFilesSha256FromItsTrackerAndComputesOnlyItsPartCrc32c()
+  void describeTakesAnUnchangedFollowedFilesChecksumsFromItsTrackerWithoutReadingIt()
       throws IOException {
-    byte[] model = randomBytes(MIB, 40); // one part: one thread for its CRC32C, one for a SHA-256
+    byte[] model = randomBytes(MIB, 40);
     RecordingThreadFactory describeThreads = new RecordingThreadFactory();
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       Map<String, Path> files =
@@ -759,10 +817,7 @@ class TrailingHashesTest {
 
       assertThat(described)
           .containsExactly(Map.entry("model.bin", expectedEntry("model.bin", model)));
-      assertThat(describeThreads.created())
-          .as("one pass of one task: the part CRC32C, no SHA-256")
-          .hasSize(1)
-          .noneMatch(Thread::isAlive);
+      assertThat(describeThreads.created()).as("nothing to read or hash").isEmpty();
       assertThat(threads.created()).as("the tracker's").hasSize(1);
     }
   }
@@ -797,7 +852,7 @@ class TrailingHashesTest {
   }
 
   @Test
-  void describeRecordsTheChecksumsOfTheBytesOfAFollowedFilePatchedInPlaceWithItsSizeAndTimeKept()
+  void describeRecordsTheChecksumsOfTheBytesOfAFollowedFilePatchedInPlaceWithItsSizeKept()
       throws IOException {
     Path file = root.resolve("model.bin");
     byte[] data = randomBytes(2 * MIB + 3, 45);
@@ -806,17 +861,17 @@ class TrailingHashesTest {
       TrailingHashes.Digests tracked = session.digests(file); // the tracker is done with it
       assertThat(tracked)
           .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
-      FileTime finished = Files.getLastModifiedTime(file);
+      assertThat(session.isUnchanged(file)).as("before the patch").isTrue();
 
+      // Right after the writer, within one tick of a coarse file system clock.
       byte[] patched = data.clone();
       patched[MIB + 17] ^= 0x40;
       try (FileChannel channel = FileChannel.open(file, WRITE)) {
         writeFully(channel, ByteBuffer.wrap(patched, MIB + 17, 1).slice(), MIB + 17);
       }
-      Files.setLastModifiedTime(file, finished); // as a coarse file system clock may leave it
       assertThat(Files.size(file)).isEqualTo(data.length);
-      assertThat(Files.getLastModifiedTime(file)).isEqualTo(finished);
       assertThat(Files.readAllBytes(file)).isEqualTo(patched);
+      assertThat(session.isUnchanged(file)).as("after the patch").isFalse();
 
       Map<String, CheckpointFile> described =
           FileHashes.describe(Map.of("model.bin", file), threads, session);
@@ -827,23 +882,61 @@ class TrailingHashesTest {
   }
 
   @Test
-  void describeRecordsTheChecksumsOfAFollowedFileAppendedToWithItsTimeKept() throws IOException {
+  void describeRecordsTheChecksumsOfAFollowedFileAppendedTo() throws IOException {
     Path file = root.resolve("model.bin");
     byte[] data = randomBytes(MIB + 10, 46);
     byte[] appended = randomBytes(100, 47);
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       writeTracked(file, data, SLICE);
       assertThat(session.digests(file)).as("before the change").isNotNull();
-      FileTime finished = Files.getLastModifiedTime(file);
 
       Files.write(file, appended, StandardOpenOption.APPEND);
-      Files.setLastModifiedTime(file, finished);
 
       Map<String, CheckpointFile> described =
           FileHashes.describe(Map.of("model.bin", file), threads, session);
 
       assertThat(described.get("model.bin"))
           .isEqualTo(expectedEntry("model.bin", concat(data, appended)));
+    }
+  }
+
+  @Test
+  void aFinishedFileIsSealedWithAModificationTimeTenSecondsBackThatAnyLaterWriteMoves()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      Instant before = Instant.now();
+      writeTracked(file, randomBytes(MIB + 10, 61), SLICE);
+
+      FileTime sealed = Files.getLastModifiedTime(file);
+      assertThat(sealed.toInstant())
+          .isBefore(before.minusSeconds(9))
+          .isAfter(before.minusSeconds(12));
+      assertThat(session.isUnchanged(file)).isTrue();
+
+      try (FileChannel channel = FileChannel.open(file, WRITE)) {
+        writeFully(channel, ByteBuffer.wrap(new byte[] {7}), 5); // same size
+      }
+
+      assertThat(Files.getLastModifiedTime(file)).isNotEqualTo(sealed);
+      assertThat(session.isUnchanged(file)).isFalse();
+    }
+  }
+
+  @Test
+  void aFileChangedAndGivenItsSealedTimeBackGoesUnseenAsDocumented() throws IOException {
+    Path file = root.resolve("model.bin");
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      writeTracked(file, randomBytes(MIB + 10, 62), SLICE);
+      FileTime sealed = Files.getLastModifiedTime(file);
+
+      try (FileChannel channel = FileChannel.open(file, WRITE)) {
+        writeFully(channel, ByteBuffer.wrap(new byte[] {7}), 5);
+      }
+      Files.setLastModifiedTime(file, sealed);
+
+      // Loading reports such a file as damaged: the manifest describes the bytes written.
+      assertThat(session.isUnchanged(file)).isTrue();
     }
   }
 
@@ -873,7 +966,7 @@ class TrailingHashesTest {
   }
 
   @Test
-  void describeRecordsTheChecksumsOfAFollowedFileReplacedByAnotherOfTheSameSizeAndTime()
+  void describeRecordsTheChecksumsOfAFollowedFileReplacedByAnotherOfTheSameSizeAndSealedTime()
       throws IOException {
     Path file = root.resolve("model.bin");
     byte[] replacement = randomBytes(MIB + 10, 53);
@@ -891,7 +984,7 @@ class TrailingHashesTest {
   }
 
   @Test
-  void describeRecordsTheChecksumsOfFollowedFilesWhoseWriterFailedOrReportedTooFewBytes()
+  void describeRecordsTheChecksumsOfFollowedFilesWhoseWriterFailedOrWroteAroundTheTracker()
       throws IOException {
     Path failed = root.resolve("failed.bin");
     Path underReported = root.resolve("under-reported.bin");
@@ -905,8 +998,8 @@ class TrailingHashesTest {
       }
       try (FileChannel channel = openForWriting(underReported)) {
         TrailingHashes.Tracker tracker = TrailingHashes.track(underReported);
-        writeFully(channel, ByteBuffer.wrap(underReportedData));
-        tracker.written(MIB);
+        tracker.write(channel, ByteBuffer.wrap(underReportedData, 0, MIB));
+        writeFully(channel, ByteBuffer.wrap(underReportedData, MIB, 10));
         tracker.finished();
       }
       assertThat(session.isFollowed(failed)).isTrue();
@@ -936,21 +1029,31 @@ class TrailingHashesTest {
     return file;
   }
 
-  /** Writes {@code data} in slices, reporting the bytes written so far after each. */
+  /** Writes {@code data} through {@code tracker} in slices. */
   private static void writeSlices(
       FileChannel channel, TrailingHashes.Tracker tracker, byte[] data, int slice)
       throws IOException {
     writeSlices(channel, tracker, data, 0, data.length, slice);
   }
 
-  /** Writes bytes {@code from} to {@code to} of {@code data} at their offsets, in slices. */
+  /** Writes bytes {@code from} to {@code to} of {@code data} through the tracker, in slices. */
   private static void writeSlices(
       FileChannel channel, TrailingHashes.Tracker tracker, byte[] data, int from, int to, int slice)
       throws IOException {
+    assertThat(channel.position()).as("written so far").isEqualTo(from);
     for (int offset = from; offset < to; offset += slice) {
       int length = Math.min(slice, to - offset);
-      writeFully(channel, ByteBuffer.wrap(data, offset, length).slice(), offset);
-      tracker.written(offset + length);
+      ByteBuffer bytes = ByteBuffer.wrap(data, offset, length).slice();
+      tracker.write(channel, bytes);
+      assertThat(bytes.hasRemaining()).as("all written").isFalse();
+    }
+  }
+
+  private static long sizeOf(Path file) {
+    try {
+      return Files.size(file);
+    } catch (IOException e) {
+      throw new AssertionError(e);
     }
   }
 
