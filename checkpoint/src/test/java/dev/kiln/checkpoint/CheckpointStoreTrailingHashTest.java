@@ -4,6 +4,7 @@ import static dev.kiln.checkpoint.IndependentChecksums.partCrc32cs;
 import static dev.kiln.checkpoint.IndependentChecksums.sha256;
 import static dev.kiln.checkpoint.TestCheckpoints.CLOCK;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -16,6 +17,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -150,6 +152,37 @@ class CheckpointStoreTrailingHashTest {
     assertThat(sha256.verify(saved.directory())).isEqualTo(saved);
     assertThat(sha256.latestValid()).contains(saved);
     assertThat(sha256.problems()).isEmpty();
+  }
+
+  @Test
+  void aTensorFileOver32MebibytesIsFlushedWhileWrittenAndAFailedEarlyFlushDoesNotFailTheSave()
+      throws IOException {
+    RecordingFileOps fileOps =
+        new RecordingFileOps()
+            .failOn("flush model.ndlist", new IOException("No space left on device"));
+    CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
+    NDArray weights = tensor(33 * MIB / 4, 7);
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
+              // The sync thread took the request made at 32 MiB; wait until it acted on it.
+              assertTimeoutPreemptively(
+                  Duration.ofSeconds(60),
+                  () -> {
+                    while (!fileOps.calls().contains("flush model.ndlist")) {
+                      Thread.onSpinWait();
+                    }
+                  });
+            });
+
+    List<String> calls = fileOps.calls();
+    assertThat(calls).containsOnlyOnce("flush model.ndlist", "fsync model.ndlist");
+    assertThat(calls.indexOf("flush model.ndlist")).isLessThan(calls.indexOf("fsync model.ndlist"));
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertThat(store.latestValid()).contains(saved);
   }
 
   @Test
