@@ -473,11 +473,11 @@ public final class TrailingHashes {
     }
 
     private void run() {
+      Block inHand = null; // taken off the queue: only this thread gives it back
       try {
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
         long hashed = 0;
         while (true) {
-          Block next;
           synchronized (this) {
             while (!cancelled && !failed && !abandoned && queue.isEmpty() && !finished) {
               wait();
@@ -488,13 +488,13 @@ public final class TrailingHashes {
             if (queue.isEmpty()) {
               break; // finished, and every block is hashed
             }
-            next = queue.peek();
+            inHand = queue.poll();
           }
-          sha.update(next.bytes().duplicate().limit(next.length()).position(0));
-          hashed += next.length();
+          sha.update(inHand.bytes().duplicate().limit(inHand.length()).position(0));
+          hashed += inHand.length();
           synchronized (this) {
-            queue.poll();
-            give(next.bytes());
+            give(inHand.bytes());
+            inHand = null;
           }
         }
         List<Integer> blocks;
@@ -516,6 +516,9 @@ public final class TrailingHashes {
       } finally {
         synchronized (this) {
           threadEnded = true;
+          if (inHand != null) {
+            give(inHand.bytes());
+          }
           for (Block queued : queue) {
             give(queued.bytes());
           }
