@@ -541,7 +541,7 @@ public final class FileHashes {
               }
             }
           } finally {
-            BUFFERS.offer(buffer);
+            BUFFERS.offer(buffer); // kept if fewer than one per core are
           }
         };
     int n = Math.min(tasks.size(), Runtime.getRuntime().availableProcessors());
@@ -584,14 +584,9 @@ public final class FileHashes {
       new ArrayBlockingQueue<>(Runtime.getRuntime().availableProcessors());
 
   /** A direct read buffer: a kept one if free, else a new one. */
-  static ByteBuffer takeBuffer() {
+  private static ByteBuffer takeBuffer() {
     ByteBuffer buffer = BUFFERS.poll();
     return buffer != null ? buffer : ByteBuffer.allocateDirect(CHUNK);
-  }
-
-  /** Keeps {@code buffer} for the next {@link #takeBuffer} if fewer than one per core are kept. */
-  static void giveBuffer(ByteBuffer buffer) {
-    BUFFERS.offer(buffer);
   }
 
   private static FileChannel open(Path file) {
