@@ -144,7 +144,9 @@ public final class CheckpointStore {
    * checkpoints.
    *
    * <p>If a committed checkpoint with the same step and epoch exists, the new one gets a {@code
-   * .1}, {@code .2}, ... suffix and counts as newer.
+   * .1}, {@code .2}, ... suffix and counts as newer. Files of 1 MiB or more written with {@link
+   * TensorFile#write} on this thread are hashed while written and keep a modification time about 10
+   * s before the save (see {@link TensorFile}).
    *
    * @return the committed checkpoint
    * @throws CheckpointException if anything fails before the commit is durable; the message names

@@ -39,7 +39,10 @@ import java.util.Objects;
  *
  * <p>Limits: each tensor must be smaller than 2 GiB (DJL's encoding stores lengths as {@code int}).
  * DJL's own decoder cannot read a file of no tensors (it needs 9 bytes); this class can. Writing
- * does not sync the file; {@link CheckpointStore} does that when it commits.
+ * does not sync the file; {@link CheckpointStore} does that when it commits. Written inside a
+ * store's save, a file of 1 MiB or more is hashed as it is written and then gets a modification
+ * time about 10 s in the past: the store's mark that the file is unchanged since, so that it need
+ * not read it again.
  */
 public final class TensorFile {
 

@@ -10,8 +10,8 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -21,6 +21,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.zip.CRC32C;
 
@@ -40,14 +41,14 @@ import java.util.zip.CRC32C;
  * afterwards.
  *
  * <p>When the writer finishes a file, the tracker seals it ({@link Seal}: it sets the file's
- * modification time 10 s back and notes it, with the file's size and inode). The store uses the
- * tracker's SHA-256 and CRC32Cs only if the seal still holds when it describes the file; a file
- * written, truncated or replaced after its writer finished, however coarse the file system's clock,
- * is hashed again from disk.
+ * modification time 10 s back, with nanoseconds of its own, and notes it with the file's size,
+ * inode and change time). The store uses the tracker's SHA-256 and CRC32Cs only if the seal still
+ * holds when it describes the file; a file written, truncated, linked or replaced after its writer
+ * finished, however coarse the file system's clock, is hashed again from disk.
  *
- * <p>A session can also tell a listener each time a followed file has grown by {@link
- * #FLUSH_BYTES}, so that the store can start forcing it to the device while the writer is still
- * writing instead of all at the end.
+ * <p>A session can also tell a listener each time a tracked file has grown by {@link #FLUSH_BYTES},
+ * so that the store can start forcing it to the device while the writer is still writing instead of
+ * all at the end.
  */
 public final class TrailingHashes {
 
@@ -60,7 +61,7 @@ public final class TrailingHashes {
   /** Blocks a tracker may hold that its thread has not hashed yet. */
   public static final int RING = 4;
 
-  /** A session's listener hears of a followed file each time it has grown by this much. */
+  /** A session's listener hears of a tracked file each time it has grown by this much. */
   public static final long FLUSH_BYTES = 32L << 20;
 
   private static final ThreadLocal<Session> CURRENT = new ThreadLocal<>();
@@ -82,7 +83,7 @@ public final class TrailingHashes {
 
   /**
    * As {@link #open(Path, ThreadFactory)}; {@code grown} hears, on the writer's thread, of each
-   * followed file every time {@link #FLUSH_BYTES} more of it have been written. It must not block.
+   * tracked file every time {@link #FLUSH_BYTES} more of it have been written. It must not block.
    */
   public static Session open(Path root, ThreadFactory threads, Consumer<Path> grown) {
     Session session = new Session(root.toAbsolutePath().normalize(), threads, grown, CURRENT.get());
@@ -226,25 +227,37 @@ public final class TrailingHashes {
   public record Digests(long size, String sha256, List<String> partCrc32c) {}
 
   /**
-   * What a finished file looked like: which file (inode), its size and a modification time the
-   * tracker set 10 s in the past. Any later write, truncation or replacement sets the time to the
-   * present or changes the file, however coarse the file system's clock, so a seal that still holds
-   * shows the file is as the writer left it. Only a change that also sets the time back to this
-   * value would go unseen; loading would then report the file as damaged.
+   * What a finished file looked like: which file (inode), its size, a modification time the tracker
+   * set 10 s in the past with nanoseconds unique to this seal, and the change time that setting it
+   * gave. Any later write, truncation, link or replacement moves the modification time to the
+   * present (however coarse the file system's clock), or the change time, or changes the file; a
+   * copy that brings another file's time along brings another seal's nanoseconds. So a seal that
+   * still holds shows the file is as the writer left it. Only a change that also sets the time back
+   * to this exact value within the same tick of the change-time clock would go unseen; loading
+   * would then report the file as damaged. Files on a file system that does not keep the
+   * nanoseconds set are not sealed.
    */
-  private record Seal(Object fileKey, long size, FileTime modified) {
+  private record Seal(Object fileKey, long size, FileTime modified, Object changed) {
+
+    /** Nanoseconds for the next mark; distinct for a billion seals in a process. */
+    private static final AtomicLong NANOS = new AtomicLong(new SecureRandom().nextInt(1 << 29));
 
     /** Seals {@code file}, which holds {@code size} bytes; null if it cannot. */
     static Seal of(Path file, long size) {
       try {
+        // The system clock, not the store's: what counts is that the file system's own clock,
+        // which stamps later writes, is past this mark.
+        long nanos = Math.floorMod(NANOS.getAndIncrement(), 1_000_000_000L);
         FileTime mark =
-            FileTime.from(Instant.now().minusSeconds(10).truncatedTo(ChronoUnit.SECONDS));
+            FileTime.from(Instant.ofEpochSecond(Instant.now().getEpochSecond() - 10, nanos));
         Files.setLastModifiedTime(file, mark);
         BasicFileAttributes attributes = attributes(file);
-        if (attributes.fileKey() == null || attributes.size() != size) {
-          return null; // no way to tell files apart here, or not what the writer wrote
+        if (attributes.fileKey() == null
+            || attributes.size() != size
+            || !attributes.lastModifiedTime().equals(mark)) {
+          return null; // files not told apart, not what the writer wrote, or a coarse clock
         }
-        return new Seal(attributes.fileKey(), size, attributes.lastModifiedTime());
+        return new Seal(attributes.fileKey(), size, mark, changeTime(file));
       } catch (IOException | RuntimeException e) {
         return null; // the store hashes the file itself
       }
@@ -256,7 +269,8 @@ public final class TrailingHashes {
         return now.isRegularFile()
             && fileKey.equals(now.fileKey())
             && size == now.size()
-            && modified.equals(now.lastModifiedTime());
+            && modified.equals(now.lastModifiedTime())
+            && Objects.equals(changed, changeTime(file));
       } catch (IOException | RuntimeException e) {
         return false;
       }
@@ -264,6 +278,15 @@ public final class TrailingHashes {
 
     private static BasicFileAttributes attributes(Path file) throws IOException {
       return Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** The inode's change time, which no program can set, or null where the JDK cannot read it. */
+    private static Object changeTime(Path file) throws IOException {
+      try {
+        return Files.getAttribute(file, "unix:ctime", LinkOption.NOFOLLOW_LINKS);
+      } catch (UnsupportedOperationException | IllegalArgumentException e) {
+        return null;
+      }
     }
   }
 
@@ -342,7 +365,7 @@ public final class TrailingHashes {
       if (!off && fill > 0) {
         handOver();
       }
-      Seal sealed = off ? null : Seal.of(file, written);
+      Seal sealed = off || thread == null ? null : Seal.of(file, written);
       synchronized (this) {
         finished = true;
         size = written;
@@ -381,10 +404,13 @@ public final class TrailingHashes {
         boolean interrupted = false;
         while (held >= RING && !cancelled && !threadEnded) {
           try {
-            wait();
+            wait(100);
           } catch (InterruptedException e) {
             interrupted = true;
             break;
+          }
+          if (held >= RING && !thread.isAlive()) {
+            threadEnded = true; // a factory's thread that never ran the tracker, or died
           }
         }
         if (interrupted) {
@@ -397,7 +423,16 @@ public final class TrailingHashes {
         held++;
       }
       ByteBuffer free = BLOCKS.poll();
-      block = free != null ? free : ByteBuffer.allocateDirect(BLOCK);
+      try {
+        block = free != null ? free : ByteBuffer.allocateDirect(BLOCK);
+      } catch (OutOfMemoryError e) {
+        // No direct memory to spare: write without following, as the store would hash afterwards.
+        synchronized (this) {
+          held--;
+        }
+        goOff();
+        return false;
+      }
       fill = 0;
       return true;
     }
@@ -408,8 +443,12 @@ public final class TrailingHashes {
       crc.update(block.duplicate().limit(fill).position(0));
       blockCrcs.add((int) crc.getValue());
       synchronized (this) {
-        queue.add(new Block(block, fill));
-        notifyAll();
+        if (threadEnded || cancelled) {
+          give(block); // nobody will hash it
+        } else {
+          queue.add(new Block(block, fill));
+          notifyAll();
+        }
       }
       block = null;
       fill = 0;
