@@ -12,6 +12,7 @@ import dev.kiln.checkpoint.internal.Threads;
 import dev.kiln.checkpoint.internal.TrailingHashes;
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -501,6 +502,7 @@ public final class CheckpointStore {
     private List<Path> files; // guarded by this; null until handed over
     private final Set<Path> grown = new LinkedHashSet<>(); // guarded by this
     private volatile boolean cancelled;
+    private volatile boolean interrupted; // by someone else: the files are not all synced
     private volatile boolean finished;
     private volatile Throwable failure;
     private volatile Path failedFile;
@@ -517,7 +519,8 @@ public final class CheckpointStore {
                       try {
                         wait();
                       } catch (InterruptedException e) {
-                        cancelled = true; // nothing was handed over yet: nothing to leave unsynced
+                        interrupted = true;
+                        cancelled = true; // stop: the save fails rather than commit unsynced files
                       }
                     }
                     if (cancelled) {
@@ -533,6 +536,9 @@ public final class CheckpointStore {
                   if (flush != null) {
                     try {
                       fileOps.flushEarly(flush);
+                    } catch (ClosedByInterruptException e) {
+                      interrupted = true;
+                      return;
                     } catch (IOException | RuntimeException e) {
                       // the fsync at the end reports it, if it still fails then
                       log.debug("Early flush of {} failed: {}", flush, e.toString());
@@ -545,6 +551,9 @@ public final class CheckpointStore {
                   }
                   try {
                     fileOps.fsyncFile(file);
+                  } catch (ClosedByInterruptException e) {
+                    interrupted = true;
+                    return;
                   } catch (Throwable e) {
                     failure = e;
                     failedFile = file;
@@ -583,7 +592,12 @@ public final class CheckpointStore {
         throw new IOException(failure);
       }
       if (!finished) {
-        // Only a cancel stops it early; never commit files that may not be on the device.
+        // Never commit files that may not be on the device.
+        if (interrupted) {
+          throw new IOException(
+              "the store's sync thread was interrupted before it synced every file; something"
+                  + " outside the store interrupts the threads of its threadFactory");
+        }
         throw new IllegalStateException("the sync thread stopped before syncing every file");
       }
     }

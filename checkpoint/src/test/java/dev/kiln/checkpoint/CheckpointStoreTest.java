@@ -16,6 +16,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.kiln.checkpoint.CheckpointProblem.Kind;
 import dev.kiln.checkpoint.internal.Manifest;
 import dev.kiln.checkpoint.internal.Sha256;
+import dev.kiln.checkpoint.internal.Threads;
 import dev.kiln.checkpoint.internal.TrailingHashes;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -638,6 +639,31 @@ class CheckpointStoreTest {
         .hasMessageContaining("the checkpoint writer threw")
         .hasCause(bug);
     assertThat(entries(dir)).isEmpty();
+  }
+
+  @Test
+  void anInterruptOfTheSyncThreadFailsTheSaveSayingSoAndLeavesNothing() throws IOException {
+    RecordingThreadFactory threads = new RecordingThreadFactory();
+    CheckpointStore store = store().toBuilder().threadFactory(threads).build();
+    Checkpoint earlier = store.save(CheckpointRequest.of(0, 1), bytesWriter(1000, 1));
+    int before = threads.created().size();
+
+    assertThatThrownBy(
+            () ->
+                store.save(
+                    CheckpointRequest.of(0, 2),
+                    d -> {
+                      bytesWriter(1000, 2).write(d);
+                      // The save's first thread is its sync thread, waiting for the files.
+                      Thread syncer = threads.created().get(before);
+                      syncer.interrupt();
+                      Threads.joinUninterruptibly(syncer);
+                    }))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("sync thread was interrupted before it synced every file");
+
+    assertThat(store.list()).containsExactly(earlier);
+    assertThat(entries(dir)).containsExactly(earlier.directory().getFileName().toString());
   }
 
   @Test

@@ -177,8 +177,11 @@ public final class TrailingHashes {
       }
     }
 
-    /** Whether a thread followed {@code file} as it was written (its result may be unusable). */
-    public synchronized boolean isFollowed(Path file) {
+    /**
+     * Whether a thread followed {@code file} as it was written (its result may be unusable); for
+     * tests, as the store asks {@link #isUnchanged}.
+     */
+    synchronized boolean isFollowed(Path file) {
       Tracker tracker = trackers.get(file.toAbsolutePath().normalize());
       return tracker != null && tracker.thread != null;
     }
