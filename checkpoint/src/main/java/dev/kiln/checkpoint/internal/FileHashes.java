@@ -109,24 +109,20 @@ public final class FileHashes {
       }
     }
     Map<String, CheckpointFile> described = new LinkedHashMap<>(hash(toHash, threads));
-    List<String> late = new ArrayList<>();
+    Map<String, Path> late = new LinkedHashMap<>();
     for (String name : followed) {
       Path file = files.get(name);
       TrailingHashes.Digests digests = trailing.digests(file);
-      long size = digests == null ? -1 : digests.size();
       if (digests != null && trailing.isUnchanged(file)) {
+        long size = digests.size();
         described.put(
             name,
             new CheckpointFile(name, size, digests.sha256(), partSize(size), digests.partCrc32c()));
       } else {
-        late.add(name); // its thread failed, or the file changed meanwhile
+        late.put(name, file); // its thread failed, or the file changed meanwhile
       }
     }
-    Map<String, Path> lateFiles = new LinkedHashMap<>();
-    for (String name : late) {
-      lateFiles.put(name, files.get(name));
-    }
-    described.putAll(hash(lateFiles, threads));
+    described.putAll(hash(late, threads));
     Map<String, CheckpointFile> result = new LinkedHashMap<>();
     for (String name : files.keySet()) {
       result.put(name, described.get(name));
