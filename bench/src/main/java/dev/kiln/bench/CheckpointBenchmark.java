@@ -25,14 +25,15 @@ import java.util.Map;
 import java.util.Random;
 
 /**
- * Save and load time of {@link CheckpointStore} with {@link TensorFile} for a small state (the seed
- * CNN, 1.2M floats, ~4.8 MB) and a 1 GiB state (8 tensors of 128 MiB), next to plain Java I/O of
- * the same bytes in the same run:
+ * Save and load time of {@link CheckpointStore} with {@link TensorFile} for the seed CNN's full
+ * state as Kiln's trainer saves it (its 1.2M weights in {@code model.ndlist}, Adadelta's two arrays
+ * per weight in {@code optimizer.ndlist}: 14.4 MB), for its weights alone (4.8 MB) and for a 1 GiB
+ * state (8 tensors of 128 MiB), next to plain Java I/O of the same bytes in the same run:
  *
  * <ul>
- *   <li>save: Kiln = NDArrays to file, fsync, SHA-256 and part CRC32Cs, manifest, atomic rename,
+ *   <li>save: Kiln = NDArrays to files, fsync, SHA-256 and part CRC32Cs, manifest, atomic rename,
  *       directory fsync, prune the previous checkpoint; raw = write the same bytes (already in
- *       {@code byte[]}s) in 1 MiB slices to a new file through one {@link FileChannel} and {@code
+ *       {@code byte[]}s) in 1 MiB slices to one new file through one {@link FileChannel} and {@code
  *       force(true)}. Like the store, the raw side keeps its previous file until the new one is
  *       written and deletes it afterwards, outside the timing.
  * </ul>
@@ -92,34 +93,48 @@ public final class CheckpointBenchmark {
         cnn.put("fc1.bias", new long[] {128});
         cnn.put("fc2.weight", new long[] {10, 128});
         cnn.put("fc2.bias", new long[] {10});
-        run("seed CNN (1.2M floats)", cnn, 15, root.resolve("small"), manager);
+        // Adadelta keeps two arrays per parameter, as Kiln's trainer saves them.
+        Map<String, long[]> adadelta = new LinkedHashMap<>();
+        for (Map.Entry<String, long[]> e : cnn.entrySet()) {
+          adadelta.put(e.getKey() + ".square_avg", e.getValue());
+          adadelta.put(e.getKey() + ".acc_delta", e.getValue());
+        }
+        Map<String, Map<String, long[]>> full = new LinkedHashMap<>();
+        full.put("model.ndlist", cnn);
+        full.put("optimizer.ndlist", adadelta);
+        run("seed CNN, full state", full, 15, root.resolve("small"), manager);
+        run("seed CNN, weights", Map.of("model.ndlist", cnn), 15, root.resolve("weights"), manager);
       }
       if (!which.equals("small")) {
         Map<String, long[]> big = new LinkedHashMap<>();
         for (int i = 0; i < 8; i++) {
           big.put("layer" + i + ".weight", new long[] {8192, 4096}); // 128 MiB of float32
         }
-        run("1 GiB (8 x 128 MiB)", big, 7, root.resolve("large"), manager);
+        run("1 GiB (8 x 128 MiB)", Map.of("model.ndlist", big), 7, root.resolve("large"), manager);
       }
     }
   }
 
   private static void run(
-      String label, Map<String, long[]> shapes, int reps, Path dir, NDManager manager)
+      String label, Map<String, Map<String, long[]>> files, int reps, Path dir, NDManager manager)
       throws IOException {
     Random random = new Random(42);
-    Map<String, NDArray> tensors = new LinkedHashMap<>();
+    Map<String, Map<String, NDArray>> tensors = new LinkedHashMap<>();
     List<byte[]> raw = new ArrayList<>();
     long bytes = 0;
-    for (Map.Entry<String, long[]> e : shapes.entrySet()) {
-      Shape shape = new Shape(e.getValue());
-      byte[] data = new byte[Math.toIntExact(shape.size() * 4)];
-      random.nextBytes(data);
-      raw.add(data);
-      ByteBuffer buffer = ByteBuffer.allocateDirect(data.length).order(ByteOrder.nativeOrder());
-      buffer.put(data).flip();
-      tensors.put(e.getKey(), manager.create(buffer, shape, DataType.FLOAT32));
-      bytes += data.length;
+    for (Map.Entry<String, Map<String, long[]>> file : files.entrySet()) {
+      Map<String, NDArray> arrays = new LinkedHashMap<>();
+      for (Map.Entry<String, long[]> e : file.getValue().entrySet()) {
+        Shape shape = new Shape(e.getValue());
+        byte[] data = new byte[Math.toIntExact(shape.size() * 4)];
+        random.nextBytes(data);
+        raw.add(data);
+        ByteBuffer buffer = ByteBuffer.allocateDirect(data.length).order(ByteOrder.nativeOrder());
+        buffer.put(data).flip();
+        arrays.put(e.getKey(), manager.create(buffer, shape, DataType.FLOAT32));
+        bytes += data.length;
+      }
+      tensors.put(file.getKey(), arrays);
     }
     // Start empty: a checkpoint left by an earlier run with the same step would sort as newer
     // (".1") and be the one loaded.
@@ -270,21 +285,29 @@ public final class CheckpointBenchmark {
     System.out.printf(
         "%-22s %10s | load runs kiln %s raw %s%n",
         "", "", Arrays.toString(round(kilnLoad)), Arrays.toString(round(rawLoad)));
-    for (NDArray array : tensors.values()) {
-      array.close();
+    for (Map<String, NDArray> arrays : tensors.values()) {
+      arrays.values().forEach(NDArray::close);
     }
   }
 
-  private static void saveKiln(CheckpointStore store, int step, Map<String, NDArray> tensors) {
+  private static void saveKiln(
+      CheckpointStore store, int step, Map<String, Map<String, NDArray>> tensors) {
     store.save(
-        CheckpointRequest.of(0, step), d -> TensorFile.write(d.resolve("model.ndlist"), tensors));
+        CheckpointRequest.of(0, step),
+        d -> {
+          for (Map.Entry<String, Map<String, NDArray>> file : tensors.entrySet()) {
+            TensorFile.write(d.resolve(file.getKey()), file.getValue());
+          }
+        });
   }
 
-  private static void loadKiln(CheckpointStore store, Map<String, NDArray> targets) {
+  private static void loadKiln(CheckpointStore store, Map<String, Map<String, NDArray>> targets) {
     store
         .latestValid(
             c -> {
-              TensorFile.readInto(c.file("model.ndlist"), targets);
+              for (Map.Entry<String, Map<String, NDArray>> file : targets.entrySet()) {
+                TensorFile.readInto(c.file(file.getKey()), file.getValue());
+              }
               return c;
             })
         .orElseThrow();
@@ -293,9 +316,10 @@ public final class CheckpointBenchmark {
   private static void loadFresh(CheckpointStore store, NDManager manager) throws IOException {
     Checkpoint latest = store.latestValid().orElseThrow();
     try (NDManager scope = manager.newSubManager()) {
-      Map<String, NDArray> read = TensorFile.read(latest.file("model.ndlist"), scope);
-      if (read.isEmpty()) {
-        throw new IllegalStateException("nothing loaded");
+      for (String file : latest.files().keySet()) {
+        if (TensorFile.read(latest.file(file), scope).isEmpty()) {
+          throw new IllegalStateException("nothing loaded from " + file);
+        }
       }
     }
   }

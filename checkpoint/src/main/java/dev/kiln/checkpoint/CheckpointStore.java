@@ -494,8 +494,9 @@ public final class CheckpointStore {
   /**
    * Forces files to the device, one after another, on a thread of the store's factory. The thread
    * starts with the save, while the cores are still free. Until it gets the list of files it
-   * flushes large files as they grow ({@link #flushSoon}), so that the disk works while the writer
-   * does, instead of all at the end.
+   * flushes files written with {@code TensorFile} as they grow and as each is finished ({@link
+   * #flushSoon}), so that the disk works while the writer and the hashing threads do, instead of
+   * all at the end.
    */
   private final class Syncer {
     private final Thread thread;

@@ -155,32 +155,38 @@ class CheckpointStoreTrailingHashTest {
   }
 
   @Test
-  void aTensorFileOver32MebibytesIsFlushedWhileWrittenAndAFailedEarlyFlushDoesNotFailTheSave()
+  void eachTensorFileIsFlushedWhileTheWriterGoesOnAndAFailedEarlyFlushDoesNotFailTheSave()
       throws IOException {
     RecordingFileOps fileOps =
         new RecordingFileOps()
             .failOn("flush model.ndlist", new IOException("No space left on device"));
     CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
-    NDArray weights = tensor(33 * MIB / 4, 7);
+    NDArray weights = tensor(3 * MIB / 4, 7); // 3 MiB
+    NDArray small = tensor(1000, 8);
 
     Checkpoint saved =
         store.save(
             CheckpointRequest.of(0, 1),
             d -> {
               TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
-              // The sync thread took the request made at 32 MiB; wait until it acted on it.
+              TensorFile.write(d.resolve("optimizer.ndlist"), Map.of("fc.weight.m", small));
+              // The sync thread flushes each file once told it is finished, while the writer
+              // goes on: wait until it has.
               assertTimeoutPreemptively(
                   Duration.ofSeconds(60),
                   () -> {
-                    while (!fileOps.calls().contains("flush model.ndlist")) {
+                    while (!fileOps.calls().contains("flush optimizer.ndlist")) {
                       Thread.onSpinWait();
                     }
                   });
             });
 
     List<String> calls = fileOps.calls();
-    assertThat(calls).containsOnlyOnce("flush model.ndlist", "fsync model.ndlist");
-    assertThat(calls.indexOf("flush model.ndlist")).isLessThan(calls.indexOf("fsync model.ndlist"));
+    assertThat(calls).contains("flush model.ndlist").containsOnlyOnce("fsync model.ndlist");
+    assertThat(calls.lastIndexOf("flush model.ndlist"))
+        .isLessThan(calls.indexOf("fsync model.ndlist"));
+    assertThat(calls.indexOf("flush optimizer.ndlist"))
+        .isLessThan(calls.indexOf("fsync optimizer.ndlist"));
     assertRecordedAsCommitted(saved, "model.ndlist");
     assertThat(store.latestValid()).contains(saved);
   }

@@ -46,9 +46,9 @@ import java.util.zip.CRC32C;
  * holds when it describes the file; a file written, truncated, linked or replaced after its writer
  * finished, however coarse the file system's clock, is hashed again from disk.
  *
- * <p>A session can also tell a listener each time a tracked file has grown by {@link #FLUSH_BYTES},
- * so that the store can start forcing it to the device while the writer is still writing instead of
- * all at the end.
+ * <p>A session can also tell a listener each time a tracked file has grown by {@link #FLUSH_BYTES}
+ * and when its writer has finished it, so that the store can force it to the device while the
+ * writer is still writing (this file or the next one) instead of all at the end.
  */
 public final class TrailingHashes {
 
@@ -61,8 +61,12 @@ public final class TrailingHashes {
   /** Blocks a tracker may hold that its thread has not hashed yet. */
   public static final int RING = 4;
 
-  /** A session's listener hears of a tracked file each time it has grown by this much. */
-  public static final long FLUSH_BYTES = 32L << 20;
+  /**
+   * A session's listener hears of a tracked file each time it has grown by this much. Small, so
+   * that the device starts early even for a file of a few MiB: the listener coalesces what it hears
+   * while it is busy, so a large file still costs only as many flushes as the device can take.
+   */
+  public static final long FLUSH_BYTES = FileHashes.MIN_PART_SIZE;
 
   private static final ThreadLocal<Session> CURRENT = new ThreadLocal<>();
   private static final int BLOCK = Math.toIntExact(FileHashes.MIN_PART_SIZE);
@@ -83,7 +87,8 @@ public final class TrailingHashes {
 
   /**
    * As {@link #open(Path, ThreadFactory)}; {@code grown} hears, on the writer's thread, of each
-   * tracked file every time {@link #FLUSH_BYTES} more of it have been written. It must not block.
+   * tracked file every time {@link #FLUSH_BYTES} more of it have been written, and once more when
+   * its writer has finished it. It must not block.
    */
   public static Session open(Path root, ThreadFactory threads, Consumer<Path> grown) {
     Session session = new Session(root.toAbsolutePath().normalize(), threads, grown, CURRENT.get());
@@ -377,6 +382,7 @@ public final class TrailingHashes {
         notifyAll();
       }
       releaseUnhanded();
+      session.grown.accept(file); // after the seal, which changes the file's time
     }
 
     /** Whether the finished file is as the writer left it (see {@link Seal}). */

@@ -170,12 +170,13 @@ class TrailingHashesTest {
   }
 
   @Test
-  void theListenerHearsOfAFileEachTimeItHasGrownByThirtyTwoMebibytes() throws IOException {
+  void theListenerHearsOfAFileEachTimeItHasGrownByAMebibyteAndWhenItIsFinished()
+      throws IOException {
     Path file = root.resolve("model.bin");
     List<Path> heard = new ArrayList<>();
     List<Long> sizes = new ArrayList<>();
-    byte[] slice = randomBytes(3 * MIB, 63);
-    long total = 70L * MIB;
+    int slice = 3 * MIB / 4;
+    byte[] data = randomBytes(4 * MIB + 100, 63);
     try (TrailingHashes.Session session =
         TrailingHashes.open(
             root,
@@ -186,19 +187,37 @@ class TrailingHashesTest {
             })) {
       try (FileChannel channel = openForWriting(file)) {
         TrailingHashes.Tracker tracker = TrailingHashes.track(file);
-        for (long written = 0; written < total; written += slice.length) {
+        for (int offset = 0; offset < data.length; offset += slice) {
           tracker.write(
-              channel, ByteBuffer.wrap(slice, 0, (int) Math.min(slice.length, total - written)));
+              channel, ByteBuffer.wrap(data, offset, Math.min(slice, data.length - offset)));
         }
+        assertThat(sizes)
+            .as("told after each write that crossed a MiB")
+            .containsExactly(6L * MIB / 4, 9L * MIB / 4, 12L * MIB / 4, 4L * MIB + 100);
         tracker.finished();
       }
     }
 
-    assertThat(TrailingHashes.FLUSH_BYTES).isEqualTo(32L * MIB);
-    assertThat(heard).containsExactly(file.toAbsolutePath(), file.toAbsolutePath());
-    assertThat(sizes)
-        .as("told after the write that crossed each 32 MiB")
-        .containsExactly(33L * MIB, 66L * MIB);
+    assertThat(TrailingHashes.FLUSH_BYTES).isEqualTo(MIB);
+    assertThat(heard).hasSize(5).containsOnly(file.toAbsolutePath());
+    assertThat(sizes).last().as("told once more when finished").isEqualTo(4L * MIB + 100);
+  }
+
+  @Test
+  void aSmallFileThatIsNotFollowedIsStillToldWhenFinished() throws IOException {
+    Path file = root.resolve("small.bin");
+    List<Path> heard = new ArrayList<>();
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads, heard::add)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file);
+        tracker.write(channel, ByteBuffer.wrap(randomBytes(1000, 65)));
+        assertThat(heard).isEmpty();
+        tracker.finished();
+      }
+      assertThat(session.isFollowed(file)).isFalse();
+    }
+
+    assertThat(heard).containsExactly(file.toAbsolutePath());
   }
 
   @Test
