@@ -240,7 +240,7 @@ public final class FileHashes {
    * and checks the copy in memory as {@link #verify} checks the file, all on one thread from {@code
    * threads}. Reading once serves both the check and the parse ({@link Preloaded}).
    *
-   * @param contents receives each file's path and its bytes (a slice of {@code memory})
+   * @param contents receives each file's path and the slice of {@code memory} it is read into
    * @param failures receives the read failure of each file that could not be read
    * @return one mismatch per bad part (or whole file), in file and part order
    */
@@ -251,15 +251,15 @@ public final class FileHashes {
       ByteBuffer memory,
       Map<Path, ByteBuffer> contents,
       Map<String, IOException> failures) {
+    contents.putAll(slices(files, memory));
     if (!Thread.currentThread().isInterrupted()) {
       // On this thread, saving a thread start; an interrupt while reading closes the channel
       // (ClosedByInterruptException), which must not pass for damage: then start over on a helper.
       List<Mismatch> mismatches = new ArrayList<>();
       try {
-        readAndCheck(files, algorithm, memory, contents, failures, mismatches);
+        readAndCheck(files, algorithm, contents, failures, mismatches);
         return mismatches;
       } catch (ClosedByInterruptException e) {
-        contents.clear();
         failures.clear();
       }
     }
@@ -269,7 +269,7 @@ public final class FileHashes {
         threads.newThread(
             () -> {
               try {
-                readAndCheck(files, algorithm, memory, contents, failures, mismatches);
+                readAndCheck(files, algorithm, contents, failures, mismatches);
               } catch (Throwable t) {
                 crashed[0] = t;
               }
@@ -286,43 +286,87 @@ public final class FileHashes {
   }
 
   /**
-   * The body of {@link #readAndVerify}; throws {@link ClosedByInterruptException} if this thread
-   * was interrupted while reading (every other read failure goes to {@code failures}).
+   * Where in {@code memory} each file is read: consecutive slices of the files' sizes, by path
+   * (absolute, normalized), in the order of {@code files}. The buffer must hold them all.
+   */
+  private static Map<Path, ByteBuffer> slices(Map<CheckpointFile, Path> files, ByteBuffer memory) {
+    Map<Path, ByteBuffer> slices = new LinkedHashMap<>();
+    int start = 0;
+    for (Map.Entry<CheckpointFile, Path> e : files.entrySet()) {
+      int size = Math.toIntExact(e.getKey().size());
+      slices.put(
+          e.getValue().toAbsolutePath().normalize(),
+          memory.duplicate().position(start).limit(start + size).slice());
+      start += size;
+    }
+    return slices;
+  }
+
+  /**
+   * Reads each file into its slice of {@code contents} ({@link #slices}) and checks it as {@link
+   * #verify} checks the file; with CRC32C parts, part by part as each part arrives, so that the
+   * check runs while the system reads ahead.
+   *
+   * @param failures receives the read failure of each file that could not be read
+   * @param mismatches receives one mismatch per bad part (or whole file), in file and part order
+   * @throws ClosedByInterruptException if this thread was interrupted while reading (every other
+   *     read failure goes to {@code failures})
    */
   private static void readAndCheck(
       Map<CheckpointFile, Path> files,
       Algorithm algorithm,
-      ByteBuffer memory,
       Map<Path, ByteBuffer> contents,
       Map<String, IOException> failures,
       List<Mismatch> mismatches)
       throws ClosedByInterruptException {
-    int start = 0;
     for (Map.Entry<CheckpointFile, Path> e : files.entrySet()) {
       CheckpointFile expected = e.getKey();
-      int size = Math.toIntExact(expected.size());
-      ByteBuffer slice = memory.duplicate().position(start).limit(start + size).slice();
-      start += size;
+      Path path = e.getValue().toAbsolutePath().normalize();
+      ByteBuffer slice = contents.get(path).duplicate().clear();
+      boolean byParts = algorithm == Algorithm.CRC32C && !expected.partCrc32c().isEmpty();
       try (FileChannel channel = FileChannel.open(e.getValue(), StandardOpenOption.READ)) {
-        while (slice.hasRemaining()) {
-          if (channel.read(slice, slice.position()) < 0) {
-            throw new IOException(
-                e.getValue()
-                    + " ended at byte "
-                    + slice.position()
-                    + " (the manifest says "
-                    + size
-                    + ")");
+        if (!byParts) {
+          readFully(channel, slice, 0, expected.size(), e.getValue());
+          mismatches.addAll(check(expected, slice, algorithm));
+          continue;
+        }
+        CRC32C crc = new CRC32C();
+        for (int p = 0; p < expected.partCrc32c().size(); p++) {
+          long offset = p * expected.partSize();
+          int length = (int) Math.min(expected.partSize(), expected.size() - offset);
+          readFully(channel, slice, offset, length, e.getValue());
+          crc.reset();
+          crc.update(slice.duplicate().position((int) offset).limit((int) offset + length));
+          String actual = hex(crc);
+          if (!actual.equals(expected.partCrc32c().get(p))) {
+            mismatches.add(
+                new Mismatch(expected.name(), p, offset, length, Algorithm.CRC32C, actual));
           }
         }
       } catch (ClosedByInterruptException interrupted) {
         throw interrupted;
       } catch (IOException io) {
         failures.putIfAbsent(expected.name(), named(e.getValue(), io));
-        continue;
       }
-      contents.put(e.getValue().toAbsolutePath().normalize(), slice.clear());
-      mismatches.addAll(check(expected, slice, algorithm));
+    }
+  }
+
+  /** Reads bytes {@code offset} to {@code offset + length} of the file into the same range. */
+  private static void readFully(
+      FileChannel channel, ByteBuffer slice, long offset, long length, Path file)
+      throws IOException {
+    ByteBuffer range =
+        slice.duplicate().position((int) offset).limit(Math.toIntExact(offset + length));
+    while (range.hasRemaining()) {
+      if (channel.read(range, range.position()) < 0) {
+        throw new IOException(
+            file
+                + " ended at byte "
+                + range.position()
+                + " (the manifest says "
+                + slice.capacity()
+                + ")");
+      }
     }
   }
 
