@@ -33,6 +33,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -80,6 +81,10 @@ public final class CheckpointStore {
   private final FileOps fileOps;
   private final ThreadFactory threadFactory;
   private final Executor deleter;
+
+  /** Pruned checkpoints being deleted in the background, which a cleanup leaves alone. */
+  private final Set<Path> deleting = ConcurrentHashMap.newKeySet();
+
   private final long concurrentReadBytes;
   private final Verification verification;
   private volatile List<CheckpointProblem> problems = List.of();
@@ -157,7 +162,6 @@ public final class CheckpointStore {
   public synchronized Checkpoint save(CheckpointRequest request, CheckpointWriter writer) {
     Objects.requireNonNull(request, "request == null");
     Objects.requireNonNull(writer, "writer == null");
-    cleanTemporaryDirectories();
     CheckpointName name = freeName(new CheckpointName(request.step(), request.epoch(), 0));
     Path temp =
         directory.resolve(CheckpointName.TEMP_PREFIX + "save-" + name + "-" + randomSuffix());
@@ -493,10 +497,10 @@ public final class CheckpointStore {
 
   /**
    * Forces files to the device, one after another, on a thread of the store's factory. The thread
-   * starts with the save, while the cores are still free. Until it gets the list of files it
-   * flushes files written with {@code TensorFile} as they grow and as each is finished ({@link
-   * #flushSoon}), so that the disk works while the writer and the hashing threads do, instead of
-   * all at the end.
+   * starts with the save, while the cores are still free, and first removes what interrupted saves
+   * and prunes left in the store's directory. Until it gets the list of files it flushes files
+   * written with {@code TensorFile} as they grow and as each is finished ({@link #flushSoon}), so
+   * that the disk works while the writer and the hashing threads do, instead of all at the end.
    */
   private final class Syncer {
     private final Thread thread;
@@ -512,6 +516,8 @@ public final class CheckpointStore {
       thread =
           threadFactory.newThread(
               () -> {
+                // Off the writer's path: what interrupted saves and prunes left behind.
+                cleanTemporaryDirectories();
                 List<Path> toSync = null;
                 while (toSync == null) {
                   Path flush;
@@ -709,7 +715,7 @@ public final class CheckpointStore {
     try (DirectoryStream<Path> entries =
         Files.newDirectoryStream(directory, CheckpointName.TEMP_PREFIX + "*")) {
       for (Path entry : entries) {
-        if (mayBeInUse(entry)) {
+        if (mayBeInUse(entry) || deleting.contains(entry)) {
           continue;
         }
         try {
@@ -782,10 +788,12 @@ public final class CheckpointStore {
       Path trash =
           directory.resolve(CheckpointName.TEMP_PREFIX + "prune-" + name + "-" + randomSuffix());
       try {
+        deleting.add(trash);
         fileOps.atomicMove(victim, trash);
         trashed.add(trash);
         log.debug("Pruned checkpoint {}", victim);
       } catch (IOException | RuntimeException e) {
+        deleting.remove(trash);
         log.warn(
             "Could not prune checkpoint {} ({}); it is retried after the next save",
             victim,
@@ -809,10 +817,11 @@ public final class CheckpointStore {
       fileOps.deleteRecursively(trash);
     } catch (IOException | RuntimeException e) {
       log.warn(
-          "Could not delete pruned checkpoint {} ({}); it is deleted when this directory is next"
-              + " opened by another process",
+          "Could not delete pruned checkpoint {} ({}); it is deleted on the next save",
           trash,
           Failures.cause(e));
+    } finally {
+      deleting.remove(trash);
     }
   }
 

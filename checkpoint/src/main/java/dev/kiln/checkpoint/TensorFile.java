@@ -70,7 +70,7 @@ public final class TensorFile {
             StandardOpenOption.TRUNCATE_EXISTING,
             StandardOpenOption.WRITE)) {
       // Inside a CheckpointStore save, a thread of the store hashes what this writes as it goes.
-      tracker = TrailingHashes.track(file);
+      tracker = TrailingHashes.track(file, dataBytes(tensors));
       Output output = new Output(channel, tracker);
       ByteArrayOutputStream header = new ByteArrayOutputStream(256);
       DataOutputStream out = new DataOutputStream(header);
@@ -112,6 +112,24 @@ public final class TensorFile {
     if (tracker != null) {
       tracker.finished(); // after the close: some file systems settle size and time only then
     }
+  }
+
+  /**
+   * The bytes of the tensors' data, without headers: about the size of the file, a hint only. An
+   * array that cannot tell (closed, say) counts as empty; writing it fails in its turn.
+   */
+  private static long dataBytes(Map<String, NDArray> tensors) {
+    long bytes = 0;
+    for (NDArray array : tensors.values()) {
+      try {
+        if (array.getDataType() != DataType.STRING) {
+          bytes += array.size() * array.getDataType().getNumOfBytes();
+        }
+      } catch (RuntimeException e) {
+        // counted as empty
+      }
+    }
+    return bytes;
   }
 
   /** Writes to the channel in slices, through the tracker (if any), which hashes them. */

@@ -69,6 +69,30 @@ class CheckpointStoreTest {
   }
 
   @Test
+  void aPrunedCheckpointWaitingForTheDeleterIsLeftToItByTheNextSavesCleanup() throws IOException {
+    List<Runnable> deletions = new ArrayList<>();
+    CheckpointStore store =
+        CheckpointStore.builder(dir)
+            .clock(CLOCK)
+            .retention(Retention.builder().keepLast(2).build())
+            .deleter(deletions::add)
+            .build();
+    store.save(CheckpointRequest.of(0, 1), bytesWriter(1000, 1));
+    store.save(CheckpointRequest.of(0, 2), bytesWriter(1000, 2));
+    store.save(CheckpointRequest.of(0, 3), bytesWriter(1000, 3));
+    assertThat(deletions).hasSize(1);
+
+    store.save(CheckpointRequest.of(0, 4), bytesWriter(1000, 4));
+
+    assertThat(entries(dir))
+        .as("the first pruned checkpoint is still the deleter's to delete")
+        .anyMatch(n -> n.startsWith(".tmp-prune-ckpt-000000000001-e0000-"))
+        .anyMatch(n -> n.startsWith(".tmp-prune-ckpt-000000000002-e0000-"));
+    deletions.forEach(Runnable::run);
+    assertThat(entries(dir)).containsExactly("ckpt-000000000003-e0000", "ckpt-000000000004-e0000");
+  }
+
+  @Test
   void aDeleterThatRefusesWorkMakesTheSaveDeleteThePrunedCheckpointItself() throws IOException {
     CheckpointStore store =
         CheckpointStore.builder(dir)

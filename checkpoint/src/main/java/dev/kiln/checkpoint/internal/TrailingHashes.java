@@ -102,6 +102,15 @@ public final class TrailingHashes {
    * Tracker#write}.
    */
   public static Tracker track(Path file) {
+    return track(file, 0);
+  }
+
+  /**
+   * As {@link #track(Path)}, for a file that its writer expects to reach {@code expectedBytes}: if
+   * that is {@link #START_BYTES} or more, the thread that hashes it starts now, while the writer
+   * prepares the first block, rather than once the block is full.
+   */
+  public static Tracker track(Path file, long expectedBytes) {
     Session session = CURRENT.get();
     if (session == null) {
       return null;
@@ -110,7 +119,11 @@ public final class TrailingHashes {
     if (!path.startsWith(session.root)) {
       return null;
     }
-    return session.track(path);
+    Tracker tracker = session.track(path);
+    if (expectedBytes >= START_BYTES) {
+      tracker.startNow();
+    }
+    return tracker;
   }
 
   /** The files one save's writer wrote on the store's thread. */
@@ -444,6 +457,14 @@ public final class TrailingHashes {
       }
       fill = 0;
       return true;
+    }
+
+    /** Starts following the file before its first block is full. */
+    private void startNow() {
+      startTried = true;
+      if (!session.startThread(this)) {
+        goOff();
+      }
     }
 
     /** Computes the CRC32C of the filled block and queues it for the thread (starting it). */

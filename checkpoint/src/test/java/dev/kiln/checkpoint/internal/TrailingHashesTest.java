@@ -204,6 +204,63 @@ class TrailingHashesTest {
   }
 
   @Test
+  void aFileExpectedToReachAMebibyteIsFollowedBeforeItsFirstBlockIsFull() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(3 * MIB + 7, 66);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        assertThat(threads.created()).as("started before any byte is written").hasSize(1);
+        writeSlices(channel, tracker, data, SLICE);
+        tracker.finished();
+      }
+
+      assertThat(threads.created()).hasSize(1);
+      assertThat(session.isUnchanged(file)).isTrue();
+      assertThat(session.digests(file))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+    }
+  }
+
+  @Test
+  void aFileExpectedToStayUnderAMebibyteIsFollowedOnlyOnceItsFirstBlockIsFull() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(2 * MIB, 67);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, 1000);
+        tracker.write(channel, ByteBuffer.wrap(data, 0, MIB - 1));
+        assertThat(threads.created()).isEmpty();
+        tracker.write(channel, ByteBuffer.wrap(data, MIB - 1, MIB + 1));
+        assertThat(threads.created()).hasSize(1);
+        tracker.finished();
+      }
+
+      assertThat(session.digests(file).sha256()).isEqualTo(sha256(data));
+    }
+  }
+
+  @Test
+  void aThreadFactoryThatThrowsForAnEarlyStartLeavesTheFileUnfollowedAndTheWriterCarriesOn()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(3 * MIB + 1, 68);
+    FailingThreadFactory refusing = new FailingThreadFactory(Failure.THROW);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, refusing)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        writeSlices(channel, tracker, data, SLICE);
+        tracker.finished();
+      }
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.isFollowed(file)).isFalse();
+      assertThat(session.digests(file)).isNull();
+    }
+    assertThat(refusing.requests()).as("asked once").isEqualTo(1);
+  }
+
+  @Test
   void aSmallFileThatIsNotFollowedIsStillToldWhenFinished() throws IOException {
     Path file = root.resolve("small.bin");
     List<Path> heard = new ArrayList<>();
