@@ -100,8 +100,8 @@ public final class CheckpointBenchmark {
           adadelta.put(e.getKey() + ".acc_delta", e.getValue());
         }
         Map<String, Map<String, long[]>> full = new LinkedHashMap<>();
+        full.put("optimizer.ndlist", adadelta); // in the trainer's order: the larger file first
         full.put("model.ndlist", cnn);
-        full.put("optimizer.ndlist", adadelta);
         run("seed CNN, full state", full, 15, root.resolve("small"), manager);
         run("seed CNN, weights", Map.of("model.ndlist", cnn), 15, root.resolve("weights"), manager);
       }

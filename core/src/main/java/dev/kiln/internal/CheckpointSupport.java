@@ -427,8 +427,10 @@ final class CheckpointSupport implements AutoCloseable {
                 store.save(
                     request,
                     dir -> {
-                      TensorFile.write(dir.resolve(MODEL_FILE), weights);
+                      // The larger file first (Adam and Adadelta keep two arrays per weight):
+                      // its SHA-256, the longest, then starts first and ends beside the other's.
                       TensorFile.write(dir.resolve(OPTIMIZER_FILE), opt);
+                      TensorFile.write(dir.resolve(MODEL_FILE), weights);
                     });
             lastCommitted = c.directory();
             if (mirror != null) {
