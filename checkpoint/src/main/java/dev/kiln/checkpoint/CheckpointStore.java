@@ -82,7 +82,7 @@ public final class CheckpointStore {
   private final ThreadFactory threadFactory;
   private final Executor deleter;
 
-  /** Pruned checkpoints being deleted in the background, which a cleanup leaves alone. */
+  /** Pruned checkpoints the deleter is deleting, which a cleanup leaves alone. */
   private final Set<Path> deleting = ConcurrentHashMap.newKeySet();
 
   private final long concurrentReadBytes;
@@ -516,8 +516,14 @@ public final class CheckpointStore {
       thread =
           threadFactory.newThread(
               () -> {
-                // Off the writer's path: what interrupted saves and prunes left behind.
-                cleanTemporaryDirectories();
+                // Off the writer's path: what interrupted saves and prunes left behind. Best
+                // effort:
+                // a failure here must not stop the syncing.
+                try {
+                  cleanTemporaryDirectories();
+                } catch (RuntimeException e) {
+                  log.warn("Could not clean leftovers in {}: {}", directory, Failures.cause(e));
+                }
                 List<Path> toSync = null;
                 while (toSync == null) {
                   Path flush;
@@ -705,7 +711,8 @@ public final class CheckpointStore {
     } catch (IOException | RuntimeException e) {
       failure.addSuppressed(e);
       log.warn(
-          "Could not delete temporary checkpoint directory {}; it is removed on the next save: {}",
+          "Could not delete temporary checkpoint directory {}; a save or open of this directory"
+              + " removes it once this process has ended: {}",
           temp,
           Failures.cause(e));
     }
@@ -725,7 +732,7 @@ public final class CheckpointStore {
           log.warn("Could not delete leftover {}: {}", entry, Failures.cause(e));
         }
       }
-    } catch (IOException e) {
+    } catch (IOException | java.nio.file.DirectoryIteratorException e) {
       log.warn("Could not list {} to clean leftovers: {}", directory, Failures.cause(e));
     }
   }
@@ -756,8 +763,15 @@ public final class CheckpointStore {
     if (!m.find()) {
       return false;
     }
-    long pid = Long.parseLong(m.group(1));
-    return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    long pid;
+    try {
+      pid = Long.parseLong(m.group(1));
+    } catch (NumberFormatException e) {
+      return false; // no process has that id
+    }
+    // This process's own saves, without asking the system (ProcessHandle needs /proc on Linux).
+    return pid == ProcessHandle.current().pid()
+        || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
   }
 
   // --------------------------------------------------------------------------------------------------- pruning
@@ -788,12 +802,10 @@ public final class CheckpointStore {
       Path trash =
           directory.resolve(CheckpointName.TEMP_PREFIX + "prune-" + name + "-" + randomSuffix());
       try {
-        deleting.add(trash);
         fileOps.atomicMove(victim, trash);
         trashed.add(trash);
         log.debug("Pruned checkpoint {}", victim);
       } catch (IOException | RuntimeException e) {
-        deleting.remove(trash);
         log.warn(
             "Could not prune checkpoint {} ({}); it is retried after the next save",
             victim,
@@ -804,7 +816,13 @@ public final class CheckpointStore {
       return;
     }
     // Deleting gigabytes takes a while (and longer with online discard); the save need not wait.
-    Runnable delete = () -> trashed.forEach(this::deleteTrash);
+    // Marked as the deleter's once it starts on them: a task it never runs leaves them to the next
+    // save's cleanup instead of to nobody.
+    Runnable delete =
+        () -> {
+          deleting.addAll(trashed);
+          trashed.forEach(this::deleteTrash);
+        };
     try {
       deleter.execute(delete);
     } catch (RuntimeException e) {

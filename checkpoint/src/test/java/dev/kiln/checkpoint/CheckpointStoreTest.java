@@ -14,6 +14,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.kiln.checkpoint.CheckpointProblem.Kind;
+import dev.kiln.checkpoint.internal.FileOps;
 import dev.kiln.checkpoint.internal.Manifest;
 import dev.kiln.checkpoint.internal.Sha256;
 import dev.kiln.checkpoint.internal.Threads;
@@ -25,11 +26,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 class CheckpointStoreTest {
@@ -69,27 +73,125 @@ class CheckpointStoreTest {
   }
 
   @Test
-  void aPrunedCheckpointWaitingForTheDeleterIsLeftToItByTheNextSavesCleanup() throws IOException {
-    List<Runnable> deletions = new ArrayList<>();
+  @Timeout(60)
+  void aPrunedCheckpointTheDeleterIsDeletingIsLeftToItByTheNextSavesCleanup() throws Exception {
+    CountDownLatch deleting = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    List<Path> cleanedByOthers = Collections.synchronizedList(new ArrayList<>());
+    List<Thread> deleterThreads = Collections.synchronizedList(new ArrayList<>());
+    FileOps blockingFirstPrune =
+        new DelegatingFileOps() {
+          @Override
+          public void deleteRecursively(Path path) throws IOException {
+            if (path.getFileName().toString().startsWith(".tmp-prune-ckpt-000000000001")) {
+              if (Thread.currentThread().getName().equals("deleter-0")) {
+                deleting.countDown();
+                awaitQuietly(release);
+              } else {
+                cleanedByOthers.add(path);
+              }
+            }
+            super.deleteRecursively(path);
+          }
+        };
     CheckpointStore store =
         CheckpointStore.builder(dir)
             .clock(CLOCK)
-            .retention(Retention.builder().keepLast(2).build())
-            .deleter(deletions::add)
+            .retention(Retention.builder().keepLast(1).build())
+            .fileOps(blockingFirstPrune)
+            .deleter(
+                task -> {
+                  Thread thread = new Thread(task, "deleter-" + deleterThreads.size());
+                  deleterThreads.add(thread);
+                  thread.start();
+                })
             .build();
     store.save(CheckpointRequest.of(0, 1), bytesWriter(1000, 1));
     store.save(CheckpointRequest.of(0, 2), bytesWriter(1000, 2));
-    store.save(CheckpointRequest.of(0, 3), bytesWriter(1000, 3));
-    assertThat(deletions).hasSize(1);
+    deleting.await();
 
-    store.save(CheckpointRequest.of(0, 4), bytesWriter(1000, 4));
+    store.save(CheckpointRequest.of(0, 3), bytesWriter(1000, 3));
+
+    assertThat(cleanedByOthers).as("no second thread deletes it meanwhile").isEmpty();
+    assertThat(entries(dir)).anyMatch(n -> n.startsWith(".tmp-prune-ckpt-000000000001-e0000-"));
+    release.countDown();
+    for (Thread thread : List.copyOf(deleterThreads)) {
+      thread.join();
+    }
+    assertThat(entries(dir)).containsExactly("ckpt-000000000003-e0000");
+  }
+
+  @Test
+  void aPrunedCheckpointWhoseDeletionNeverRunsIsDeletedByTheNextSave() throws IOException {
+    List<Runnable> neverRun = new ArrayList<>();
+    CheckpointStore store =
+        CheckpointStore.builder(dir)
+            .clock(CLOCK)
+            .retention(Retention.builder().keepLast(1).build())
+            .deleter(neverRun::add)
+            .build();
+    store.save(CheckpointRequest.of(0, 1), bytesWriter(1000, 1));
+    store.save(CheckpointRequest.of(0, 2), bytesWriter(1000, 2));
+    assertThat(entries(dir)).anyMatch(n -> n.startsWith(".tmp-prune-ckpt-000000000001-e0000-"));
+
+    store.save(CheckpointRequest.of(0, 3), bytesWriter(1000, 3));
 
     assertThat(entries(dir))
-        .as("the first pruned checkpoint is still the deleter's to delete")
-        .anyMatch(n -> n.startsWith(".tmp-prune-ckpt-000000000001-e0000-"))
-        .anyMatch(n -> n.startsWith(".tmp-prune-ckpt-000000000002-e0000-"));
-    deletions.forEach(Runnable::run);
-    assertThat(entries(dir)).containsExactly("ckpt-000000000003-e0000", "ckpt-000000000004-e0000");
+        .noneMatch(n -> n.startsWith(".tmp-prune-ckpt-000000000001-e0000-"))
+        .contains("ckpt-000000000003-e0000");
+  }
+
+  private static void awaitQuietly(CountDownLatch latch) {
+    try {
+      latch.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** Passes every operation to the real file system; tests override what they need. */
+  private static class DelegatingFileOps implements FileOps {
+    private final FileOps delegate = FileOps.system();
+
+    @Override
+    public void createDirectory(Path d) throws IOException {
+      delegate.createDirectory(d);
+    }
+
+    @Override
+    public java.io.OutputStream newOutputStream(Path file) throws IOException {
+      return delegate.newOutputStream(file);
+    }
+
+    @Override
+    public void writeDurably(Path file, byte[] bytes) throws IOException {
+      delegate.writeDurably(file, bytes);
+    }
+
+    @Override
+    public void fsyncFile(Path file) throws IOException {
+      delegate.fsyncFile(file);
+    }
+
+    @Override
+    public void flushEarly(Path file) throws IOException {
+      delegate.flushEarly(file);
+    }
+
+    @Override
+    public void fsyncDirectory(Path d) throws IOException {
+      delegate.fsyncDirectory(d);
+    }
+
+    @Override
+    public void atomicMove(Path source, Path target) throws IOException {
+      delegate.atomicMove(source, target);
+    }
+
+    @Override
+    public void deleteRecursively(Path path) throws IOException {
+      delegate.deleteRecursively(path);
+    }
   }
 
   @Test

@@ -499,6 +499,7 @@ public final class TrailingHashes {
           give(queued.bytes());
         }
         queue.clear();
+        notifyAll(); // a thread started early may be waiting for a first block
       }
       releaseUnhanded();
     }
