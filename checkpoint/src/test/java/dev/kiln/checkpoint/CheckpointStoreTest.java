@@ -80,7 +80,7 @@ class CheckpointStoreTest {
     List<Path> cleanedByOthers = Collections.synchronizedList(new ArrayList<>());
     List<Thread> deleterThreads = Collections.synchronizedList(new ArrayList<>());
     FileOps blockingFirstPrune =
-        new DelegatingFileOps() {
+        new RecordingFileOps() {
           @Override
           public void deleteRecursively(Path path) throws IOException {
             if (path.getFileName().toString().startsWith(".tmp-prune-ckpt-000000000001")) {
@@ -146,51 +146,6 @@ class CheckpointStoreTest {
       latch.await();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    }
-  }
-
-  /** Passes every operation to the real file system; tests override what they need. */
-  private static class DelegatingFileOps implements FileOps {
-    private final FileOps delegate = FileOps.system();
-
-    @Override
-    public void createDirectory(Path d) throws IOException {
-      delegate.createDirectory(d);
-    }
-
-    @Override
-    public java.io.OutputStream newOutputStream(Path file) throws IOException {
-      return delegate.newOutputStream(file);
-    }
-
-    @Override
-    public void writeDurably(Path file, byte[] bytes) throws IOException {
-      delegate.writeDurably(file, bytes);
-    }
-
-    @Override
-    public void fsyncFile(Path file) throws IOException {
-      delegate.fsyncFile(file);
-    }
-
-    @Override
-    public void flushEarly(Path file) throws IOException {
-      delegate.flushEarly(file);
-    }
-
-    @Override
-    public void fsyncDirectory(Path d) throws IOException {
-      delegate.fsyncDirectory(d);
-    }
-
-    @Override
-    public void atomicMove(Path source, Path target) throws IOException {
-      delegate.atomicMove(source, target);
-    }
-
-    @Override
-    public void deleteRecursively(Path path) throws IOException {
-      delegate.deleteRecursively(path);
     }
   }
 

@@ -11,7 +11,7 @@ import java.util.List;
  * Records every operation as {@code "<op> <file name>"}, then either performs it on the real file
  * system or, at the chosen call, throws instead.
  */
-final class RecordingFileOps implements FileOps {
+class RecordingFileOps implements FileOps {
 
   private final FileOps delegate = FileOps.system();
   private final List<String> calls = new ArrayList<>();
