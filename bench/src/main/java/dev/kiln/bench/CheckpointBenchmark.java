@@ -296,7 +296,7 @@ public final class CheckpointBenchmark {
         ratios[i] = pairedRaw[i] / pairedKiln[i];
       }
       System.out.printf(
-          "%-22s %10s | %8.3f s %8.3f s %6.0f%% | saves alternating one by one (median of the"
+          "%-21s %11s | %8.3f s %8.3f s %6.0f%% | saves alternating one by one (median of the"
               + " %d pairs' ratios: %.0f%%)%n",
           "",
           "alternating",
