@@ -679,6 +679,7 @@ public final class CheckpointStore {
               + Failures.hint(e),
           e);
     }
+    long written = Failures.isDiskFull(e) ? bytesUnder(temp) : -1;
     deleteQuietly(temp, e);
     if (e instanceof CheckpointException ce) {
       return ce;
@@ -692,6 +693,7 @@ public final class CheckpointStore {
                 + progress.doing
                 + " "
                 + where
+                + spaceNote(written)
                 + " — "
                 + Failures.hint(e)
             : "writing".equals(progress.doing) && temp.equals(progress.path)
@@ -703,6 +705,50 @@ public final class CheckpointStore {
                 : Failures.cause(e) + " while " + progress.doing + " " + where + " — see the cause";
     return new CheckpointException(
         "Could not save checkpoint " + name + " in " + directory + ": " + what, e);
+  }
+
+  /** The bytes of the files under {@code dir}, or -1 if they cannot be counted. */
+  private static long bytesUnder(Path dir) {
+    try (Stream<Path> walk = Files.walk(dir)) {
+      return walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+          .mapToLong(
+              p -> {
+                try {
+                  return Files.size(p);
+                } catch (IOException e) {
+                  return 0;
+                }
+              })
+          .sum();
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  /**
+   * For a full disk: how much the failed save had written (now deleted again) and how much the
+   * store's file system has free, so the user knows how much to free; empty if not known.
+   */
+  private String spaceNote(long written) {
+    if (written < 0) {
+      return "";
+    }
+    try {
+      long free = Files.getFileStore(directory).getUsableSpace();
+      return " (the save had written "
+          + mebibytes(written)
+          + " when the disk filled; "
+          + mebibytes(free)
+          + " are free there now)";
+    } catch (IOException | RuntimeException e) {
+      return " (the save had written " + mebibytes(written) + " when the disk filled)";
+    }
+  }
+
+  private static String mebibytes(long bytes) {
+    return bytes < (1 << 20)
+        ? String.format(java.util.Locale.ROOT, "%.0f KiB", Math.ceil(bytes / 1024.0))
+        : String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
   }
 
   private void deleteQuietly(Path temp, Throwable failure) {

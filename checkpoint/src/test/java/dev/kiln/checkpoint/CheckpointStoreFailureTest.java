@@ -77,7 +77,8 @@ class CheckpointStoreFailureTest {
     assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 3), bytesWriter(2048, 3)))
         .isInstanceOf(CheckpointException.class)
         .hasMessageContaining("No space left on device while writing ")
-        .hasMessageContaining("manifest.json — free space");
+        .hasMessageContaining("manifest.json (the save had written 3 KiB when the disk filled; ")
+        .hasMessageEndingWith(" free there now) — free space or point the run directory elsewhere");
     assertThat(store.latestValid()).contains(committed);
     assertThat(entries(dir)).containsExactly(committed.name());
   }

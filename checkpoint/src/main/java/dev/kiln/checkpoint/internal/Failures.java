@@ -24,15 +24,18 @@ public final class Failures {
     return message == null || message.isBlank() ? e.getClass().getSimpleName() : message;
   }
 
+  /** Whether {@code e} says the disk (or the user's quota on it) is full. */
+  public static boolean isDiskFull(Throwable e) {
+    String text = text(e);
+    return text.contains("no space left")
+        || text.contains("disk full")
+        || text.contains("quota exceeded");
+  }
+
   /** What the user can do about {@code e}. */
   public static String hint(Throwable e) {
-    String text = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
-    if (e instanceof FileSystemException fse && fse.getReason() != null) {
-      text = text + " " + fse.getReason().toLowerCase(Locale.ROOT);
-    }
-    if (text.contains("no space left")
-        || text.contains("disk full")
-        || text.contains("quota exceeded")) {
+    String text = text(e);
+    if (isDiskFull(e)) {
       return "free space or point the run directory elsewhere";
     }
     if (e instanceof AccessDeniedException
@@ -47,6 +50,14 @@ public final class Failures {
       return "the file system cannot rename atomically; point the run directory at a local disk";
     }
     return "check the disk and the directory, then retry";
+  }
+
+  private static String text(Throwable e) {
+    String text = String.valueOf(e.getMessage()).toLowerCase(Locale.ROOT);
+    if (e instanceof FileSystemException fse && fse.getReason() != null) {
+      text = text + " " + fse.getReason().toLowerCase(Locale.ROOT);
+    }
+    return text;
   }
 
   /** The file an exception is about, if it says. */
