@@ -9,9 +9,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * A size-limited file system (a Linux tmpfs) mounted on a test's directory, so that a save meets a
  * real full disk ({@code ENOSPC}) rather than an injected failure. Mounting needs root (or {@code
- * CAP_SYS_ADMIN}); where it is refused, {@link #mount} says why and tests skip.
+ * CAP_SYS_ADMIN}); where it is refused, {@link #mount} says why and tests skip. Shared with other
+ * modules' tests through this module's test jar.
  */
-final class SmallDisk implements AutoCloseable {
+public final class SmallDisk implements AutoCloseable {
 
   private final Path mountPoint;
 
@@ -20,10 +21,11 @@ final class SmallDisk implements AutoCloseable {
   }
 
   /** The outcome of {@link #mount}: the disk, or why there is none. */
-  record Mounted(SmallDisk disk, String whyNot) {}
+  public record Mounted(SmallDisk disk, String whyNot) {}
 
   /** Mounts a tmpfs of {@code bytes} on {@code mountPoint}, an empty directory. */
-  static Mounted mount(Path mountPoint, long bytes) throws IOException, InterruptedException {
+  public static Mounted mount(Path mountPoint, long bytes)
+      throws IOException, InterruptedException {
     if (!System.getProperty("os.name", "").startsWith("Linux")) {
       return new Mounted(null, "a size-limited tmpfs needs Linux");
     }
@@ -36,7 +38,7 @@ final class SmallDisk implements AutoCloseable {
     return new Mounted(new SmallDisk(mountPoint), null);
   }
 
-  Path root() {
+  public Path root() {
     return mountPoint;
   }
 

@@ -37,6 +37,7 @@ final class CheckpointSupport implements AutoCloseable {
   private final CheckpointStore store;
   private final DeviceReport devices;
   private volatile Path lastCommitted;
+  private volatile Path resumedFrom; // the checkpoint this fit resumed from, if any
   private volatile long lastSaveNanos;
   private volatile double saveSeconds = 10; // until measured
   private volatile boolean measured;
@@ -207,6 +208,12 @@ final class CheckpointSupport implements AutoCloseable {
 
   /** Finds where to resume, or none for a new run; refuses to mix a new run into an old one. */
   Optional<Loaded> findResumePoint(Resume resume) {
+    Optional<Loaded> found = locateResumePoint(resume);
+    found.ifPresent(loaded -> resumedFrom = loaded.checkpoint.directory());
+    return found;
+  }
+
+  private Optional<Loaded> locateResumePoint(Resume resume) {
     switch (resume.mode()) {
       case NEVER -> {
         List<String> existing = new java.util.ArrayList<>(checkpointFolders(store.directory()));
@@ -442,6 +449,7 @@ final class CheckpointSupport implements AutoCloseable {
             lastSaveNanos = System.nanoTime();
             log.info("Checkpoint {} committed in {} s", c.name(), String.format("%.2f", seconds));
           } catch (CheckpointException e) {
+            Path lastGood = lastCommitted != null ? lastCommitted : resumedFrom;
             throw new TrainingException(
                 "Checkpoint at epoch "
                     + epoch
@@ -449,9 +457,9 @@ final class CheckpointSupport implements AutoCloseable {
                     + step
                     + " failed: "
                     + e.getMessage()
-                    + (lastCommitted == null
+                    + (lastGood == null
                         ? ""
-                        : " (the last good checkpoint " + lastCommitted + " is intact)"),
+                        : " (the last good checkpoint " + lastGood + " is intact)"),
                 e);
           } finally {
             tmp.close();
