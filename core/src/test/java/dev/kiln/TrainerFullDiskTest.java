@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A run directory on a real, size-limited disk (a 32 MiB tmpfs, where the machine allows mounting)
  * that fills up: the failed checkpoint stops the fit with an error naming the cause and the fix,
- * the last good checkpoint stays, and once space is freed the run resumes from it.
+ * the checkpoint the fit resumed from stays, and once space is freed the run resumes from it.
  */
 class TrainerFullDiskTest {
 
@@ -49,7 +49,7 @@ class TrainerFullDiskTest {
     }
   }
 
-  /** About 4.5 MiB of checkpoint: 1.1M weights (8 x 32768 + 32768 x 4) and Adam's two moments. */
+  /** About 4.9 MiB of checkpoint: 0.43M weights (8 x 32768 + 32768 x 4) and Adam's two moments. */
   private static SequentialBlock wideMlp() {
     return new SequentialBlock()
         .add(Linear.builder().setUnits(32768).build())
@@ -99,7 +99,8 @@ class TrainerFullDiskTest {
         .hasMessageContaining("Checkpoint at epoch 2")
         .hasMessageContaining("No space left on device")
         .hasMessageContaining("free space or point the run directory elsewhere")
-        .hasMessageEndingWith("(the last good checkpoint " + good.directory() + " is intact)");
+        .hasMessageEndingWith(
+            "(the checkpoint this run resumed from, " + good.directory() + ", is intact)");
     assertThat(names(run.resolve("checkpoints"))).containsExactly(good.name());
     assertThat(store.latestValid()).contains(good);
 

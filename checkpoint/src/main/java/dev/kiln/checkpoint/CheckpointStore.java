@@ -693,7 +693,7 @@ public final class CheckpointStore {
                 + progress.doing
                 + " "
                 + where
-                + spaceNote(written)
+                + spaceNote(written, Failures.isQuotaExceeded(e))
                 + " — "
                 + Failures.hint(e)
             : "writing".equals(progress.doing) && temp.equals(progress.path)
@@ -707,8 +707,11 @@ public final class CheckpointStore {
         "Could not save checkpoint " + name + " in " + directory + ": " + what, e);
   }
 
-  /** The bytes of the files under {@code dir}, or -1 if they cannot be counted. */
+  /** The bytes of the files under {@code dir} (0 if it does not exist), or -1 if unknown. */
   private static long bytesUnder(Path dir) {
+    if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+      return 0; // the disk was full before the save could create its directory
+    }
     try (Stream<Path> walk = Files.walk(dir)) {
       return walk.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
           .mapToLong(
@@ -726,29 +729,34 @@ public final class CheckpointStore {
   }
 
   /**
-   * For a full disk: how much the failed save had written (now deleted again) and how much the
-   * store's file system has free, so the user knows how much to free; empty if not known.
+   * For a full disk: how much the failed save had written, and how much the store's file system
+   * reports free once the save's directory is deleted, so the user knows how much to free; empty if
+   * not known. A quota is not the file system's free space, so then only the first.
    */
-  private String spaceNote(long written) {
+  private String spaceNote(long written, boolean quota) {
     if (written < 0) {
       return "";
     }
+    String note = " (the save had written " + size(written);
+    if (quota) {
+      return note + " when the quota ran out)";
+    }
     try {
       long free = Files.getFileStore(directory).getUsableSpace();
-      return " (the save had written "
-          + mebibytes(written)
-          + " when the disk filled; "
-          + mebibytes(free)
-          + " are free there now)";
+      return note + " when the disk filled; the file system reports " + size(free) + " free now)";
     } catch (IOException | RuntimeException e) {
-      return " (the save had written " + mebibytes(written) + " when the disk filled)";
+      return note + " when the disk filled)";
     }
   }
 
-  private static String mebibytes(long bytes) {
-    return bytes < (1 << 20)
-        ? String.format(java.util.Locale.ROOT, "%.0f KiB", Math.ceil(bytes / 1024.0))
-        : String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
+  private static String size(long bytes) {
+    if (bytes < (1 << 20)) {
+      return String.format(java.util.Locale.ROOT, "%.0f KiB", Math.ceil(bytes / 1024.0));
+    }
+    if (bytes < (1L << 30)) {
+      return String.format(java.util.Locale.ROOT, "%.1f MiB", bytes / (double) (1 << 20));
+    }
+    return String.format(java.util.Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
   }
 
   private void deleteQuietly(Path temp, Throwable failure) {

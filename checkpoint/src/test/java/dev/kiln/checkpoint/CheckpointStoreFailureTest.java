@@ -78,9 +78,41 @@ class CheckpointStoreFailureTest {
         .isInstanceOf(CheckpointException.class)
         .hasMessageContaining("No space left on device while writing ")
         .hasMessageContaining("manifest.json (the save had written 3 KiB when the disk filled; ")
-        .hasMessageEndingWith(" free there now) — free space or point the run directory elsewhere");
+        .hasMessageEndingWith(" free now) — free space or point the run directory elsewhere");
     assertThat(store.latestValid()).contains(committed);
     assertThat(entries(dir)).containsExactly(committed.name());
+  }
+
+  @Test
+  void aDiskTooFullToCreateTheSavesDirectorySaysNothingWasWrittenAndWhatIsFree()
+      throws IOException {
+    CheckpointStore store = store(Retention.defaults());
+    Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+    fileOps.clear();
+    fileOps.failAt(0, new IOException(DISK_FULL)); // the mkdir of the temporary directory
+
+    assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 2), bytesWriter(2048, 2)))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("No space left on device while creating ")
+        .hasMessageContaining(
+            "(the save had written 0 KiB when the disk filled; the file system reports ")
+        .hasMessageEndingWith(" free now) — free space or point the run directory elsewhere");
+    assertThat(fileOps.calls()).first().asString().startsWith("mkdir .tmp-save-");
+    assertThat(entries(dir)).containsExactly(committed.name());
+  }
+
+  @Test
+  void anExceededQuotaSaysWhatTheSaveHadWrittenButNotTheFileSystemsFreeSpace() throws IOException {
+    CheckpointStore store = store(Retention.defaults());
+    Checkpoint committed = store.save(CheckpointRequest.of(0, 1), bytesWriter(2048, 1));
+    fileOps.failOn("write manifest.json", new IOException("Disk quota exceeded"));
+
+    assertThatThrownBy(() -> store.save(CheckpointRequest.of(0, 2), bytesWriter(2048, 2)))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageEndingWith(
+            "manifest.json (the save had written 3 KiB when the quota ran out) — free space or"
+                + " point the run directory elsewhere");
+    assertThat(store.latestValid()).contains(committed);
   }
 
   @Test

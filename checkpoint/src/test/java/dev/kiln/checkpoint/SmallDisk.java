@@ -42,11 +42,22 @@ public final class SmallDisk implements AutoCloseable {
     return mountPoint;
   }
 
+  /**
+   * Unmounts the disk. If a file on it is still open (a leak in the code under test), detaches it
+   * lazily, so that no mount outlives the test, and throws to report the leak.
+   */
   @Override
   public void close() throws IOException, InterruptedException {
     String output = run("umount", mountPoint);
     if (output != null) {
-      throw new IOException("umount " + mountPoint + " failed: " + output);
+      String lazy = run("umount", "--lazy", mountPoint);
+      throw new IOException(
+          "umount "
+              + mountPoint
+              + " failed: "
+              + output
+              + (lazy == null ? "; detached it lazily" : "; umount --lazy failed too: " + lazy)
+              + " — a file on the small disk is still open");
     }
   }
 
@@ -56,17 +67,23 @@ public final class SmallDisk implements AutoCloseable {
     for (int i = 0; i < command.length; i++) {
       args[i] = command[i].toString();
     }
-    Process process;
+    Path log = Files.createTempFile("small-disk", ".log");
     try {
-      process = new ProcessBuilder(args).redirectErrorStream(true).start();
-    } catch (IOException e) {
-      return e.getMessage(); // no such command
+      Process process;
+      try {
+        process =
+            new ProcessBuilder(args).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+      } catch (IOException e) {
+        return e.getMessage(); // no such command
+      }
+      if (!process.waitFor(30, TimeUnit.SECONDS)) {
+        process.destroyForcibly();
+        return args[0] + " did not finish in 30 s";
+      }
+      String output = Files.readString(log, StandardCharsets.UTF_8).strip();
+      return process.exitValue() == 0 ? null : output + " (exit " + process.exitValue() + ")";
+    } finally {
+      Files.deleteIfExists(log);
     }
-    String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!process.waitFor(30, TimeUnit.SECONDS)) {
-      process.destroyForcibly();
-      return args[0] + " did not finish in 30 s";
-    }
-    return process.exitValue() == 0 ? null : output.strip() + " (exit " + process.exitValue() + ")";
   }
 }

@@ -449,7 +449,6 @@ final class CheckpointSupport implements AutoCloseable {
             lastSaveNanos = System.nanoTime();
             log.info("Checkpoint {} committed in {} s", c.name(), String.format("%.2f", seconds));
           } catch (CheckpointException e) {
-            Path lastGood = lastCommitted != null ? lastCommitted : resumedFrom;
             throw new TrainingException(
                 "Checkpoint at epoch "
                     + epoch
@@ -457,9 +456,13 @@ final class CheckpointSupport implements AutoCloseable {
                     + step
                     + " failed: "
                     + e.getMessage()
-                    + (lastGood == null
-                        ? ""
-                        : " (the last good checkpoint " + lastGood + " is intact)"),
+                    + (lastCommitted != null
+                        ? " (the last good checkpoint " + lastCommitted + " is intact)"
+                        : resumedFrom != null
+                            ? " (the checkpoint this run resumed from, "
+                                + resumedFrom
+                                + ", is intact)"
+                            : ""),
                 e);
           } finally {
             tmp.close();

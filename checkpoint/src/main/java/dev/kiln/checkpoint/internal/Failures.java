@@ -32,6 +32,11 @@ public final class Failures {
         || text.contains("quota exceeded");
   }
 
+  /** Whether {@code e} says the user's quota, rather than the disk, is exhausted. */
+  public static boolean isQuotaExceeded(Throwable e) {
+    return text(e).contains("quota exceeded");
+  }
+
   /** What the user can do about {@code e}. */
   public static String hint(Throwable e) {
     String text = text(e);
