@@ -8,11 +8,9 @@ import ai.djl.Model;
 import ai.djl.nn.Activation;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
-import ai.djl.training.loss.Loss;
 import dev.kiln.checkpoint.Checkpoint;
 import dev.kiln.checkpoint.CheckpointStore;
 import dev.kiln.checkpoint.SmallDisk;
-import dev.kiln.optim.Adam;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -58,14 +56,7 @@ class TrainerFullDiskTest {
   }
 
   private static TrainerConfig.Builder config(Path run) {
-    return TrainerConfig.builder(
-            Loss.softmaxCrossEntropyLoss(), Adam.builder().learningRate(0.001).build())
-        .batchSize(16)
-        .seed(7)
-        .runDirectory(run)
-        .trackerNames(List.of("jsonl"))
-        .progress(TrainerConfig.Progress.OFF)
-        .handleSignals(false);
+    return TrainerResumeTest.config("adam", run);
   }
 
   private static FitResult train(TrainerConfig config) {
