@@ -39,9 +39,10 @@ import org.slf4j.LoggerFactory;
  * history rows ({@code _step}, {@code _runtime}, {@code _timestamp} and the metrics), the whole
  * summary, and system metrics, at most one data post per {@linkplain WandbConfig#transmitInterval()
  * transmit interval}, with heartbeats when idle, retries with backoff, and the final post marked
- * {@code complete} with the run's exit code. The acknowledged position is stored in {@code <run
- * dir>/wandb/ack.json} after each success, so a restarted run (or {@link Sync}) delivers exactly
- * what the server had not acknowledged.
+ * {@code complete} with the run's exit code (an interrupted run is marked {@code preempting}
+ * first). The acknowledged position is stored in {@code <run dir>/wandb/ack.json} after each
+ * success, so a restarted run (or {@link Sync}) delivers exactly what the server had not
+ * acknowledged.
  *
  * <p>Not thread-safe: Kiln calls it from one thread. Created by {@link WandbTrackerProvider} when
  * {@code KILN_TRACKERS} lists {@code wandb}, or directly:
@@ -353,7 +354,10 @@ public final class WandbTracker implements ExperimentTracker {
 
   /**
    * Appends the run's end (exit code 0 finished, 1 failed, 255 interrupted) and asks the sender to
-   * post everything left, the last post marked {@code complete}.
+   * post everything left, the last post marked {@code complete}. An interrupted run (a signal or a
+   * deadline, after its final checkpoint) is first marked {@code preempting}, as the official
+   * client's {@code mark_preempting()} does: with the non-zero exit code W&amp;B then shows it as
+   * preempted rather than failed, and a sweep requeues it.
    */
   @Override
   public void runEnded(RunEnd end) throws IOException {
@@ -365,6 +369,12 @@ public final class WandbTracker implements ExperimentTracker {
     stopStats();
     writeQueued();
     throwWriteFailure();
+    if (end.outcome() == RunEnd.Outcome.INTERRUPTED) {
+      ObjectNode preempting = Json.MAPPER.createObjectNode();
+      preempting.put("type", "preempting");
+      preempting.put("ts", seconds(end.time()));
+      spool.append(Json.write(preempting));
+    }
     ObjectNode rec = Json.MAPPER.createObjectNode();
     rec.put("type", "exit");
     rec.put("exitcode", exitCode(end.outcome()));

@@ -61,6 +61,7 @@ final class FakeWandbServer implements AutoCloseable {
     int completes;
     Integer exitcode;
     boolean complete;
+    int preemptings; // posts marked preempting, as the official client's mark_preempting() sends
 
     List<String> file(String name) {
       return files.computeIfAbsent(name, k -> new ArrayList<>());
@@ -440,6 +441,12 @@ final class FakeWandbServer implements AutoCloseable {
           }
           prev = step;
         }
+      }
+    }
+    if (body.path("preempting").asBoolean()) {
+      r.preemptings++;
+      if (body.path("complete").asBoolean() || body.has("files")) {
+        violations.add("preempting post not on its own: " + Json.write(body));
       }
     }
     if (body.path("complete").asBoolean()) {

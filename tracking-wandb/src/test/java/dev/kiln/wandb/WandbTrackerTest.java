@@ -138,6 +138,45 @@ class WandbTrackerTest {
   }
 
   @Test
+  void anInterruptedRunIsMarkedPreemptingOnItsOwnBeforeItsFinalPostWithANonZeroExitCode()
+      throws Exception {
+    WandbTracker tracker = WandbTracker.builder(config(server.url()).build()).build();
+    tracker.runStarted(start(dir, "spot0001"));
+    tracker.metrics(step(1, 1.0));
+    tracker.metrics(step(2, 0.5));
+    tracker.runEnded(end(RunEnd.Outcome.INTERRUPTED, 2));
+    tracker.close();
+
+    FakeWandbServer.Run run = server.run("spot0001");
+    assertThat(server.violations()).isEmpty();
+    assertThat(run.preemptings).isEqualTo(1);
+    assertThat(run.exitcode).isEqualTo(255);
+    assertThat(steps(run)).containsExactly(1L, 2L);
+    List<FakeWandbServer.Req> posts = server.fileStreamPosts();
+    JsonNode last = posts.get(posts.size() - 1).json();
+    JsonNode beforeLast = posts.get(posts.size() - 2).json();
+    assertThat(beforeLast.get("preempting").asBoolean()).isTrue();
+    assertThat(beforeLast.get("complete").asBoolean()).isFalse();
+    assertThat(last.get("complete").asBoolean()).isTrue();
+    assertThat(last.has("preempting")).isFalse();
+  }
+
+  @Test
+  void finishedAndFailedRunsAreNeverMarkedPreempting() throws Exception {
+    for (RunEnd.Outcome outcome : List.of(RunEnd.Outcome.FINISHED, RunEnd.Outcome.FAILED)) {
+      WandbTracker tracker = WandbTracker.builder(config(server.url()).build()).build();
+      String id = outcome == RunEnd.Outcome.FINISHED ? "done0001" : "fail0002";
+      tracker.runStarted(start(dir.resolve(id), id));
+      tracker.metrics(step(1, 1.0));
+      tracker.runEnded(end(outcome, 1));
+      tracker.close();
+
+      assertThat(server.run(id).preemptings).as(outcome.name()).isZero();
+      assertThat(server.run(id).completes).as(outcome.name()).isEqualTo(1);
+    }
+  }
+
+  @Test
   void retriesAfter500_500_429ResendTheIdenticalBodyWithBackoffAndRetryAfter() throws Exception {
     server.failFileStream(
         FakeWandbServer.status(500), FakeWandbServer.status(500), FakeWandbServer.status(429, "1"));

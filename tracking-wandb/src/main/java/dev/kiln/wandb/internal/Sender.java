@@ -602,6 +602,7 @@ public final class Sender implements Runnable {
     long eventsOffset = s.eventsLine;
     boolean summaryChanged = summaryDirty;
     boolean complete = false;
+    boolean preempting = false;
     int exitcode = 0;
     List<Spool.Line> lines = reader.read(s.pos, lim, MAX_LINES, MAX_BYTES);
     Batch b = new Batch();
@@ -664,6 +665,16 @@ public final class Sender implements Runnable {
             s.eventsLine++;
             break;
           }
+        case "preempting":
+          // Posted on its own, as the official client does: data before it goes out first.
+          if (line.start() >= sessionStartPos) {
+            if (!history.isEmpty() || !events.isEmpty() || summaryChanged) {
+              b.capped = true; // more to send right away: the preempting post
+              break;
+            }
+            preempting = true;
+          }
+          break;
         case "exit":
           if (line.start() >= sessionStartPos) {
             if (s.pendingRow != null) {
@@ -678,8 +689,11 @@ public final class Sender implements Runnable {
         default:
           break;
       }
+      if (b.capped) {
+        break; // stop before the preempting record; the next batch starts with it
+      }
       s.pos = line.end();
-      if (complete) {
+      if (complete || preempting) {
         break;
       }
     }
@@ -688,8 +702,11 @@ public final class Sender implements Runnable {
     }
     s.complete = complete || s.complete;
     b.next = s;
-    b.capped = !complete && !lines.isEmpty() && s.pos < lim && lines.size() >= MAX_LINES;
-    if (history.isEmpty() && events.isEmpty() && !summaryChanged && !complete) {
+    b.capped =
+        b.capped
+            || preempting
+            || (!complete && !lines.isEmpty() && s.pos < lim && lines.size() >= MAX_LINES);
+    if (history.isEmpty() && events.isEmpty() && !summaryChanged && !complete && !preempting) {
       return b;
     }
     ObjectNode body = Json.MAPPER.createObjectNode();
@@ -709,6 +726,9 @@ public final class Sender implements Runnable {
     if (complete) {
       body.put("complete", true);
       body.put("exitcode", exitcode);
+    } else if (preempting) {
+      body.put("complete", false);
+      body.put("preempting", true);
     }
     b.body = Json.write(body).getBytes(StandardCharsets.UTF_8);
     return b;
