@@ -355,9 +355,9 @@ public final class WandbTracker implements ExperimentTracker {
   /**
    * Appends the run's end (exit code 0 finished, 1 failed, 255 interrupted) and asks the sender to
    * post everything left, the last post marked {@code complete}. An interrupted run (a signal or a
-   * deadline, after its final checkpoint) is first marked {@code preempting}, as the official
-   * client's {@code mark_preempting()} does: with the non-zero exit code W&amp;B then shows it as
-   * preempted rather than failed, and a sweep requeues it.
+   * deadline, after its final checkpoint) is first marked {@code preempting}, as the Python
+   * client's {@code mark_preempting()} posts it: with the non-zero exit code W&amp;B then shows it
+   * as preempted rather than failed.
    */
   @Override
   public void runEnded(RunEnd end) throws IOException {

@@ -10,6 +10,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.kiln.tracking.MetricsRecord;
+import dev.kiln.tracking.ResumeInfo;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.Summary;
 import dev.kiln.wandb.internal.Json;
@@ -24,6 +25,7 @@ import java.util.Base64;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import okhttp3.OkHttpClient;
 import org.junit.jupiter.api.AfterEach;
@@ -159,6 +161,64 @@ class WandbTrackerTest {
     assertThat(beforeLast.get("complete").asBoolean()).isFalse();
     assertThat(last.get("complete").asBoolean()).isTrue();
     assertThat(last.has("preempting")).isFalse();
+  }
+
+  @Test
+  void aSyncedInterruptedRunPostsItsDataThenPreemptingAloneThenItsEndAndASecondSyncSendsNothing()
+      throws Exception {
+    WandbConfig offline = config(server.url()).mode(WandbConfig.Mode.OFFLINE).build();
+    WandbTracker tracker = WandbTracker.builder(offline).build();
+    tracker.runStarted(start(dir, "syncp001"));
+    for (int s = 1; s <= 5; s++) {
+      tracker.metrics(step(s, 1.0 / s));
+    }
+    tracker.runEnded(end(RunEnd.Outcome.INTERRUPTED, 5));
+    tracker.close();
+    WandbConfig online = offline.toBuilder().mode(WandbConfig.Mode.ONLINE).build();
+
+    assertThat(Sync.sync(dir, online, new OkHttpClient(), Duration.ofSeconds(20))).isTrue();
+
+    FakeWandbServer.Run run = server.run("syncp001");
+    assertThat(server.violations()).isEmpty();
+    List<FakeWandbServer.Req> posts = server.fileStreamPosts();
+    assertThat(posts).hasSize(3);
+    assertThat(posts.get(0).json().has("files")).isTrue();
+    assertThat(posts.get(0).json().has("preempting")).isFalse();
+    assertThat(posts.get(1).json().get("preempting").asBoolean()).isTrue();
+    assertThat(posts.get(2).json().get("complete").asBoolean()).isTrue();
+    assertThat(run.preemptings).isEqualTo(1);
+    assertThat(run.exitcode).isEqualTo(255);
+    assertThat(steps(run)).containsExactly(1L, 2L, 3L, 4L, 5L);
+
+    assertThat(Sync.sync(dir, online, new OkHttpClient(), Duration.ofSeconds(20))).isTrue();
+    assertThat(server.fileStreamPosts()).hasSize(3);
+  }
+
+  @Test
+  void aRunResumedAfterAnInterruptedSessionThatNeverReachedWandbIsNotMarkedPreempting()
+      throws Exception {
+    WandbConfig offline = config(server.url()).mode(WandbConfig.Mode.OFFLINE).build();
+    WandbTracker first = WandbTracker.builder(offline).build();
+    first.runStarted(start(dir, "resp0001"));
+    for (int s = 1; s <= 5; s++) {
+      first.metrics(step(s, 1.0 / s));
+    }
+    first.runEnded(end(RunEnd.Outcome.INTERRUPTED, 5));
+    first.close();
+
+    WandbTracker resumed = WandbTracker.builder(config(server.url()).build()).build();
+    resumed.runStarted(start(dir, "resp0001", Optional.of(new ResumeInfo(5, 1, "s5")), Map.of()));
+    for (int s = 6; s <= 8; s++) {
+      resumed.metrics(step(s, 1.0 / s));
+    }
+    resumed.runEnded(end(RunEnd.Outcome.FINISHED, 8));
+    resumed.close();
+
+    FakeWandbServer.Run run = server.run("resp0001");
+    assertThat(server.violations()).isEmpty();
+    assertThat(run.preemptings).isZero();
+    assertThat(run.completes).isEqualTo(1);
+    assertThat(run.exitcode).isZero();
   }
 
   @Test

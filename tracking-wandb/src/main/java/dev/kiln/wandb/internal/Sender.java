@@ -666,7 +666,7 @@ public final class Sender implements Runnable {
             break;
           }
         case "preempting":
-          // Posted on its own, as the official client does: data before it goes out first.
+          // Posted on its own, as the Python client posts it: data before it goes out first.
           if (line.start() >= sessionStartPos) {
             if (!history.isEmpty() || !events.isEmpty() || summaryChanged) {
               b.capped = true; // more to send right away: the preempting post
