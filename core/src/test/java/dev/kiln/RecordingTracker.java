@@ -15,6 +15,10 @@ final class RecordingTracker implements ExperimentTracker {
   final List<MetricsRecord> metrics = new CopyOnWriteArrayList<>();
   final List<RunEnd> ends = new CopyOnWriteArrayList<>();
   final List<dev.kiln.tracking.HistogramRecord> histograms = new CopyOnWriteArrayList<>();
+  final List<dev.kiln.tracking.StopRequest> stops = new CopyOnWriteArrayList<>();
+
+  /** Names of the calls, in order, for flush, stopRequested and runEnded. */
+  final List<String> calls = new CopyOnWriteArrayList<>();
 
   @Override
   public String name() {
@@ -39,5 +43,17 @@ final class RecordingTracker implements ExperimentTracker {
   @Override
   public void runEnded(RunEnd end) {
     ends.add(end);
+    calls.add("runEnded");
+  }
+
+  @Override
+  public void flush() {
+    calls.add("flush");
+  }
+
+  @Override
+  public void stopRequested(dev.kiln.tracking.StopRequest request) {
+    stops.add(request);
+    calls.add("stopRequested");
   }
 }

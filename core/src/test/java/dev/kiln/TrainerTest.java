@@ -403,6 +403,55 @@ class TrainerTest {
   }
 
   @Test
+  void aStopIsAnnouncedToTrackersBeforeTheFinalCheckpointIsWrittenAndTheRunEnds() {
+    Instant now = Instant.parse("2026-01-01T00:00:00Z");
+    Clock fixed = Clock.fixed(now, ZoneOffset.UTC);
+    RecordingTracker recording = new RecordingTracker();
+    FitResult r =
+        fit(
+            Nets.mlp(false),
+            FakeDataset.of(64),
+            FakeDataset.of(16),
+            config()
+                .epochs(2)
+                .clock(fixed)
+                .deadline(now.plusSeconds(20))
+                .tracker(recording)
+                .build());
+
+    assertThat(r.outcome()).isEqualTo(RunEnd.Outcome.INTERRUPTED);
+    assertThat(recording.stops)
+        .singleElement()
+        .satisfies(
+            stop -> {
+              assertThat(stop.reason()).startsWith("deadline " + now.plusSeconds(20));
+              assertThat(stop.step()).isEqualTo(1);
+              assertThat(stop.epoch()).isZero();
+              assertThat(stop.time()).isEqualTo(now);
+            });
+    // The flush that follows the final checkpoint's commit comes after the announcement.
+    List<String> calls = recording.calls;
+    assertThat(calls.indexOf("stopRequested")).isLessThan(calls.lastIndexOf("flush"));
+    assertThat(calls.get(calls.size() - 1)).isEqualTo("runEnded");
+  }
+
+  @Test
+  void aFinishedRunIsNeverAnnouncedAsStopping() {
+    RecordingTracker recording = new RecordingTracker();
+    fit(
+        Nets.mlp(false),
+        FakeDataset.of(32),
+        FakeDataset.of(16),
+        config().epochs(1).tracker(recording).build());
+
+    assertThat(recording.ends)
+        .singleElement()
+        .extracting(RunEnd::outcome)
+        .isEqualTo(RunEnd.Outcome.FINISHED);
+    assertThat(recording.stops).isEmpty();
+  }
+
+  @Test
   void aNearDeadlineStopsAfterTheCurrentStepWithACheckpointAndTheRunResumesToTheEnd() {
     Instant now = Instant.parse("2026-01-01T00:00:00Z");
     Clock fixed = Clock.fixed(now, ZoneOffset.UTC);

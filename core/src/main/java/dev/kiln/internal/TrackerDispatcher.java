@@ -5,6 +5,7 @@ import dev.kiln.tracking.HistogramRecord;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.RunStart;
+import dev.kiln.tracking.StopRequest;
 import dev.kiln.tracking.Summary;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -103,6 +104,12 @@ public final class TrackerDispatcher implements AutoCloseable {
     }
   }
 
+  public void stopRequested(StopRequest request) {
+    for (Worker w : workers) {
+      w.enqueue(new Event.Stopping(request));
+    }
+  }
+
   /**
    * Sends run end then close to every tracker and waits up to {@code timeout} in total for all of
    * them; a tracker still busy then is left to finish on its daemon thread and reported.
@@ -172,6 +179,8 @@ public final class TrackerDispatcher implements AutoCloseable {
     record SummaryEvent(Summary summary) implements Event {}
 
     record Histograms(HistogramRecord record) implements Event {}
+
+    record Stopping(StopRequest request) implements Event {}
 
     enum Flush implements Event {
       INSTANCE
@@ -288,6 +297,8 @@ public final class TrackerDispatcher implements AutoCloseable {
         call("histograms", () -> tracker.histograms(h.record()));
       } else if (e instanceof Event.Flush) {
         call("flush", tracker::flush);
+      } else if (e instanceof Event.Stopping s) {
+        call("stopRequested", () -> tracker.stopRequested(s.request()));
       }
     }
 

@@ -33,6 +33,7 @@ import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.ResumeInfo;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.RunStart;
+import dev.kiln.tracking.StopRequest;
 import dev.kiln.tracking.Summary;
 import dev.kiln.tracking.TrackerContext;
 import java.io.IOException;
@@ -432,6 +433,9 @@ public final class TrainingLoop {
     while (epoch < config.epochs()) {
       EpochOutcome o = trainEpoch(runManager, terminal);
       if (o.stopped) {
+        // Before the final save, which may outlast a preemption notice.
+        trackers.stopRequested(
+            new StopRequest(stop.reason(), step, epoch, config.clock().instant()));
         checkpoints.saveFinal(this, "stop requested: " + stop.reason());
         trackers.flush();
         log.info(

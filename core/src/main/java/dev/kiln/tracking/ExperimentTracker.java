@@ -5,9 +5,9 @@ package dev.kiln.tracking;
  *
  * <p>Kiln calls a tracker from one dedicated thread per tracker, never from the training thread,
  * and in this order: {@link #runStarted} once, then any number of {@link #metrics}, {@link
- * #summary}, {@link #histograms} and {@link #flush} calls, then {@link #runEnded} once, then {@link
- * #close} once. Steps of successive {@code metrics} calls never decrease. Every event is an
- * immutable record of plain values.
+ * #summary}, {@link #histograms} and {@link #flush} calls, at most one {@link #stopRequested} among
+ * them, then {@link #runEnded} once, then {@link #close} once. Steps of successive {@code metrics}
+ * calls never decrease. Every event is an immutable record of plain values.
  *
  * <p>A tracker may throw or block: Kiln logs the first failure with its cause, counts the rest, and
  * training goes on. A tracker that falls behind has its oldest step-level records dropped (and
@@ -38,6 +38,14 @@ public interface ExperimentTracker extends AutoCloseable {
    * that the persisted log never lags the newest checkpoint.
    */
   default void flush() throws Exception {}
+
+  /**
+   * Training was asked to stop (a signal, such as a spot instance's preemption notice, or the
+   * deadline) and is writing its final checkpoint; {@link #runEnded} follows with {@link
+   * RunEnd.Outcome#INTERRUPTED}. Sent as soon as training notices, so a tracker can tell its
+   * backend now, in case the machine goes away before the end.
+   */
+  default void stopRequested(StopRequest request) throws Exception {}
 
   /** The run ends. Always called once after {@link #runStarted}, whatever happened to training. */
   void runEnded(RunEnd end) throws Exception;

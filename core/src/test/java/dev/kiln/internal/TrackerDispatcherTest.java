@@ -7,6 +7,7 @@ import dev.kiln.tracking.ExperimentTracker;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.RunStart;
+import dev.kiln.tracking.StopRequest;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -39,6 +40,7 @@ class TrackerDispatcherTest {
     final CountDownLatch entered = new CountDownLatch(1);
     final CountDownLatch release = new CountDownLatch(1);
     final List<MetricsRecord> got = new CopyOnWriteArrayList<>();
+    volatile StopRequest stop;
     volatile RunEnd end;
 
     @Override
@@ -57,13 +59,19 @@ class TrackerDispatcherTest {
     }
 
     @Override
+    public void stopRequested(StopRequest request) {
+      this.stop = request;
+    }
+
+    @Override
     public void runEnded(RunEnd end) {
       this.end = end;
     }
   }
 
   @Test
-  void aTrackerThatFallsBehindLosesItsOldestStepRecordsButNoEpochRecordOrRunEnd() throws Exception {
+  void aTrackerThatFallsBehindLosesItsOldestStepRecordsButNoEpochRecordStopRequestOrRunEnd()
+      throws Exception {
     StuckTracker stuck = new StuckTracker();
     TrackerDispatcher d = new TrackerDispatcher(List.of(stuck), Executors.defaultThreadFactory());
     assertThat(d.start(START, Duration.ofSeconds(10))).isEmpty();
@@ -74,13 +82,15 @@ class TrackerDispatcherTest {
       d.metrics(record(MetricsRecord.Kind.STEP, i));
     }
     d.metrics(record(MetricsRecord.Kind.EPOCH, steps));
+    d.stopRequested(new StopRequest("SIGTERM", steps, 1, Instant.EPOCH));
     assertThat(d.dropped()).containsEntry("stuck", 100L);
     stuck.release.countDown();
     d.end(
-        new RunEnd(RunEnd.Outcome.FINISHED, steps, 1, Instant.EPOCH, Optional.empty()),
+        new RunEnd(RunEnd.Outcome.INTERRUPTED, steps, 1, Instant.EPOCH, Optional.empty()),
         Duration.ofSeconds(30));
 
     assertThat(stuck.end).isNotNull();
+    assertThat(stuck.stop).isNotNull();
     assertThat(stuck.got).hasSize(1 + TrackerDispatcher.MAX_QUEUED_STEP_RECORDS + 1);
     assertThat(stuck.got.get(1).step()).as("oldest dropped first").isEqualTo(101);
     assertThat(stuck.got.get(stuck.got.size() - 1).kind()).isEqualTo(MetricsRecord.Kind.EPOCH);

@@ -5,6 +5,7 @@ import dev.kiln.tracking.HistogramRecord;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.RunStart;
+import dev.kiln.tracking.StopRequest;
 import dev.kiln.tracking.Summary;
 import java.time.Duration;
 import java.util.Objects;
@@ -122,6 +123,12 @@ public final class BlockingTracker implements ExperimentTracker {
   public void flush() throws InterruptedException {
     block(TrackerMethod.FLUSH);
     recorded.flush();
+  }
+
+  @Override
+  public void stopRequested(StopRequest request) throws InterruptedException {
+    block(TrackerMethod.STOP_REQUESTED);
+    recorded.stopRequested(request);
   }
 
   @Override

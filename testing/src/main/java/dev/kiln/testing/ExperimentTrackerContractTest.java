@@ -159,6 +159,7 @@ public abstract class ExperimentTrackerContractTest {
     call("runStarted", () -> tracker.runStarted(SampleEvents.runStart(runDirectory)));
     send(tracker, SampleEvents.stepMetrics(1, 1, 2.3));
     send(tracker, SampleEvents.epochMetrics(5, 1, 0.5, 0.8));
+    call("stopRequested", () -> tracker.stopRequested(SampleEvents.stopRequest(7, 1)));
     call("flush", tracker::flush);
     call("runEnded(INTERRUPTED)", () -> tracker.runEnded(SampleEvents.interrupted(7, 1)));
     call("close", tracker::close);

@@ -5,6 +5,7 @@ import dev.kiln.tracking.HistogramRecord;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.RunStart;
+import dev.kiln.tracking.StopRequest;
 import dev.kiln.tracking.Summary;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -38,7 +39,8 @@ public final class RecordingTracker implements ExperimentTracker {
    *
    * @param method which method was called
    * @param payload its argument: a {@link RunStart}, {@link MetricsRecord}, {@link Summary}, {@link
-   *     HistogramRecord} or {@link RunEnd}; empty for {@code flush} and {@code close}
+   *     HistogramRecord}, {@link StopRequest} or {@link RunEnd}; empty for {@code flush} and {@code
+   *     close}
    * @param threadName the calling thread's name
    */
   public record Event(TrackerMethod method, Optional<Object> payload, String threadName) {
@@ -101,6 +103,11 @@ public final class RecordingTracker implements ExperimentTracker {
   }
 
   @Override
+  public void stopRequested(StopRequest request) {
+    record(TrackerMethod.STOP_REQUESTED, Objects.requireNonNull(request, "request"));
+  }
+
+  @Override
   public void runEnded(RunEnd end) {
     record(TrackerMethod.RUN_ENDED, Objects.requireNonNull(end, "end"));
   }
@@ -140,6 +147,11 @@ public final class RecordingTracker implements ExperimentTracker {
   /** Arguments of {@code histograms} calls, oldest first. */
   public List<HistogramRecord> histograms() {
     return payloads(TrackerMethod.HISTOGRAMS, HistogramRecord.class);
+  }
+
+  /** Arguments of {@code stopRequested} calls (at most one). */
+  public List<StopRequest> stopRequests() {
+    return payloads(TrackerMethod.STOP_REQUESTED, StopRequest.class);
   }
 
   /** Arguments of {@code runEnded} calls (normally one). */
@@ -247,6 +259,9 @@ public final class RecordingTracker implements ExperimentTracker {
                   + " (runEnded comes once, after all other events)");
         }
       }
+    }
+    if (method == TrackerMethod.STOP_REQUESTED && countLocked(TrackerMethod.STOP_REQUESTED) > 0) {
+      violations.add(what + " a second time (at most once)");
     }
     if (method == TrackerMethod.METRICS) {
       long step = event.payload(MetricsRecord.class).step();

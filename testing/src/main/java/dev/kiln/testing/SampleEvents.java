@@ -6,6 +6,7 @@ import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.ResumeInfo;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.RunStart;
+import dev.kiln.tracking.StopRequest;
 import dev.kiln.tracking.Summary;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -172,6 +173,11 @@ public final class SampleEvents {
         time(step),
         Optional.of(
             "ai.djl.engine.EngineException: CUDA out of memory. Tried to allocate 2.00 GiB"));
+  }
+
+  /** A stop request by SIGTERM, as a spot instance's preemption notice sends. */
+  public static StopRequest stopRequest(long step, int epoch) {
+    return new StopRequest("SIGTERM", step, epoch, time(step));
   }
 
   /** The end of a run stopped by a signal after a final checkpoint. */

@@ -5,6 +5,7 @@ import dev.kiln.tracking.HistogramRecord;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.RunStart;
+import dev.kiln.tracking.StopRequest;
 import dev.kiln.tracking.Summary;
 import java.util.EnumMap;
 import java.util.EnumSet;
@@ -104,6 +105,11 @@ public final class ThrowingTracker implements ExperimentTracker {
   @Override
   public void flush() throws Exception {
     call(TrackerMethod.FLUSH);
+  }
+
+  @Override
+  public void stopRequested(StopRequest request) throws Exception {
+    call(TrackerMethod.STOP_REQUESTED);
   }
 
   @Override

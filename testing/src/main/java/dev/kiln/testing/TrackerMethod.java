@@ -16,6 +16,8 @@ public enum TrackerMethod {
   HISTOGRAMS("histograms"),
   /** {@code flush()}. */
   FLUSH("flush"),
+  /** {@code stopRequested(StopRequest)}. */
+  STOP_REQUESTED("stopRequested"),
   /** {@code runEnded(RunEnd)}. */
   RUN_ENDED("runEnded"),
   /** {@code close()}. */

@@ -88,6 +88,22 @@ class RecordingTrackerTest {
   }
 
   @Test
+  void aStopRequestIsRecordedAndASecondOneIsAViolation() {
+    RecordingTracker tracker = new RecordingTracker();
+    tracker.runStarted(SampleEvents.runStart(runDirectory));
+    tracker.stopRequested(SampleEvents.stopRequest(3, 0));
+
+    tracker.stopRequested(SampleEvents.stopRequest(3, 0));
+    tracker.runEnded(SampleEvents.interrupted(3, 0));
+
+    assertThat(tracker.stopRequests())
+        .hasSize(2)
+        .allSatisfy(stop -> assertThat(stop.reason()).isEqualTo("SIGTERM"));
+    assertThat(tracker.contractViolations())
+        .containsExactly("stopRequested a second time (at most once)");
+  }
+
+  @Test
   void awaitingTheRunEndReturnsOnceAnotherThreadEndsTheRun() throws Exception {
     RecordingTracker tracker = new RecordingTracker();
     tracker.runStarted(SampleEvents.runStart(runDirectory));

@@ -7,6 +7,7 @@ import dev.kiln.tracking.HistogramRecord;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.RunStart;
+import dev.kiln.tracking.StopRequest;
 import dev.kiln.tracking.Summary;
 import dev.kiln.wandb.internal.Json;
 import dev.kiln.wandb.internal.Sender;
@@ -76,6 +77,7 @@ public final class WandbTracker implements ExperimentTracker {
   private Path runDirectory;
   private long lastSyncNanos;
   private volatile boolean ended;
+  private boolean markedPreempting;
   private boolean closed;
 
   private WandbTracker(Builder b) {
@@ -353,11 +355,33 @@ public final class WandbTracker implements ExperimentTracker {
   }
 
   /**
+   * Marks the run {@code preempting} at once, as the Python client's {@code mark_preempting()}
+   * posts it, while training writes its final checkpoint: if the machine goes away before the end,
+   * W&amp;B shows the run as preempted rather than crashed.
+   */
+  @Override
+  public void stopRequested(StopRequest request) throws IOException {
+    if (spool == null || ended || markedPreempting) {
+      return;
+    }
+    markedPreempting = true;
+    writeQueued();
+    throwWriteFailure();
+    ObjectNode rec = Json.MAPPER.createObjectNode();
+    rec.put("type", "preempting");
+    rec.put("ts", seconds(request.time()));
+    spool.append(Json.write(rec));
+    spool.sync();
+    if (sender != null) {
+      sender.postSoon();
+    }
+  }
+
+  /**
    * Appends the run's end (exit code 0 finished, 1 failed, 255 interrupted) and asks the sender to
-   * post everything left, the last post marked {@code complete}. An interrupted run (a signal or a
-   * deadline, after its final checkpoint) is first marked {@code preempting}, as the Python
-   * client's {@code mark_preempting()} posts it: with the non-zero exit code W&amp;B then shows it
-   * as preempted rather than failed.
+   * post everything left, the last post marked {@code complete}. An interrupted run not yet marked
+   * {@code preempting} ({@link #stopRequested}) is marked first: with the non-zero exit code
+   * W&amp;B then shows it as preempted rather than failed.
    */
   @Override
   public void runEnded(RunEnd end) throws IOException {
@@ -369,7 +393,7 @@ public final class WandbTracker implements ExperimentTracker {
     stopStats();
     writeQueued();
     throwWriteFailure();
-    if (end.outcome() == RunEnd.Outcome.INTERRUPTED) {
+    if (end.outcome() == RunEnd.Outcome.INTERRUPTED && !markedPreempting) {
       ObjectNode preempting = Json.MAPPER.createObjectNode();
       preempting.put("type", "preempting");
       preempting.put("ts", seconds(end.time()));

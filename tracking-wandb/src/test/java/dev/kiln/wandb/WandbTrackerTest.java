@@ -12,6 +12,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.ResumeInfo;
 import dev.kiln.tracking.RunEnd;
+import dev.kiln.tracking.StopRequest;
 import dev.kiln.tracking.Summary;
 import dev.kiln.wandb.internal.Json;
 import java.net.InetAddress;
@@ -161,6 +162,36 @@ class WandbTrackerTest {
     assertThat(beforeLast.get("complete").asBoolean()).isFalse();
     assertThat(last.get("complete").asBoolean()).isTrue();
     assertThat(last.has("preempting")).isFalse();
+  }
+
+  @Test
+  void aStopRequestMarksTheRunPreemptingAtOnceAndItsEndDoesNotMarkItAgain() throws Exception {
+    // An hour between data posts: only the stop request can make the mark go out before the end.
+    WandbConfig cfg = config(server.url()).transmitInterval(Duration.ofHours(1)).build();
+    WandbTracker tracker = WandbTracker.builder(cfg).build();
+    tracker.runStarted(start(dir, "stop0001"));
+    tracker.metrics(step(1, 1.0));
+    tracker.flush();
+    assertThat(
+            server.awaitRequest(
+                r -> r.isFileStream() && r.json().has("files"), Duration.ofSeconds(10)))
+        .isTrue();
+
+    tracker.stopRequested(new StopRequest("SIGTERM", 1, 0, Fixtures.T0.plusSeconds(1)));
+
+    assertThat(
+            server.awaitRequest(
+                r -> r.isFileStream() && r.json().path("preempting").asBoolean(),
+                Duration.ofSeconds(10)))
+        .isTrue();
+    assertThat(server.run("stop0001").complete).isFalse();
+    tracker.runEnded(end(RunEnd.Outcome.INTERRUPTED, 1));
+    tracker.close();
+    FakeWandbServer.Run run = server.run("stop0001");
+    assertThat(server.violations()).isEmpty();
+    assertThat(run.preemptings).isEqualTo(1);
+    assertThat(run.completes).isEqualTo(1);
+    assertThat(run.exitcode).isEqualTo(255);
   }
 
   @Test

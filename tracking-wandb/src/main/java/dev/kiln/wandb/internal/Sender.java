@@ -85,6 +85,7 @@ public final class Sender implements Runnable {
   private final CountDownLatch initDone = new CountDownLatch(1);
   private final CountDownLatch done = new CountDownLatch(1);
   private volatile boolean finishing;
+  private volatile boolean urgent; // post what is spooled now, not at the next interval
   private volatile boolean aborted;
   private volatile Thread thread;
   private volatile String initError;
@@ -137,6 +138,12 @@ public final class Sender implements Runnable {
   /** Asks the sender to deliver everything spooled so far and stop. */
   public void finish() {
     finishing = true;
+    wake();
+  }
+
+  /** Asks the sender to post what is spooled now rather than at the next transmit interval. */
+  public void postSoon() {
+    urgent = true;
     wake();
   }
 
@@ -506,6 +513,7 @@ public final class Sender implements Runnable {
           flushPending
               || hasNew
                   && (finishing
+                      || urgent
                       || capped
                       || lastDataPost == Long.MIN_VALUE
                       || now - lastDataPost >= intervalMs);
@@ -513,6 +521,7 @@ public final class Sender implements Runnable {
         if (spool != null) {
           spool.sync();
         }
+        urgent = false;
         Batch b = build(reader, s, lim, flushPending);
         capped = b.capped;
         if (b.body == null) {
