@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  * Delivers events to trackers so that no tracker can stop or stall training: each tracker gets its
  * own thread and queue; the training thread only enqueues. A tracker that throws is logged once
  * with the cause and its failures counted; one that falls behind loses its oldest step records
- * (counted), never run start, epoch records or run end.
+ * (counted), never run start, epoch records, a stop request or run end.
  */
 public final class TrackerDispatcher implements AutoCloseable {
 

@@ -11,8 +11,8 @@ package dev.kiln.tracking;
  *
  * <p>A tracker may throw or block: Kiln logs the first failure with its cause, counts the rest, and
  * training goes on. A tracker that falls behind has its oldest step-level records dropped (and
- * counted); run start, epoch records and run end are never dropped. Implementations need not be
- * thread-safe.
+ * counted); run start, epoch records, a stop request and run end are never dropped. Implementations
+ * need not be thread-safe.
  *
  * <p>Named {@code ExperimentTracker} because DJL's own {@code Tracker} is a learning-rate schedule.
  */
@@ -41,9 +41,11 @@ public interface ExperimentTracker extends AutoCloseable {
 
   /**
    * Training was asked to stop (a signal, such as a spot instance's preemption notice, or the
-   * deadline) and is writing its final checkpoint; {@link #runEnded} follows with {@link
-   * RunEnd.Outcome#INTERRUPTED}. Sent as soon as training notices, so a tracker can tell its
-   * backend now, in case the machine goes away before the end.
+   * deadline) and is about to write its final checkpoint. Sent when training notices the request,
+   * after the current step (or, at an epoch's end, after its validation), so a tracker can tell its
+   * backend before the machine goes away. {@link #runEnded} follows with {@link
+   * RunEnd.Outcome#INTERRUPTED}, or {@link RunEnd.Outcome#FAILED} if the final checkpoint fails; a
+   * second signal halts the process with neither.
    */
   default void stopRequested(StopRequest request) throws Exception {}
 

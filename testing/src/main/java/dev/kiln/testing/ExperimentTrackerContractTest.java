@@ -166,6 +166,17 @@ public abstract class ExperimentTrackerContractTest {
   }
 
   @Test
+  void aRunWhoseFinalCheckpointFailsAfterAStopRequestEndsCleanly() throws Exception {
+    Path runDirectory = runDirectory();
+    ExperimentTracker tracker = create(runDirectory);
+    call("runStarted", () -> tracker.runStarted(SampleEvents.runStart(runDirectory)));
+    send(tracker, SampleEvents.stepMetrics(1, 1, 2.3));
+    call("stopRequested", () -> tracker.stopRequested(SampleEvents.stopRequest(1, 0)));
+    call("runEnded(FAILED)", () -> tracker.runEnded(SampleEvents.failed(1, 0)));
+    call("close", tracker::close);
+  }
+
+  @Test
   void flushBeforeAnyMetricsIsHarmless() throws Exception {
     Path runDirectory = runDirectory();
     ExperimentTracker tracker = create(runDirectory);

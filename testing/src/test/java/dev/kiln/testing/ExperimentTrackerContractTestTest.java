@@ -7,6 +7,7 @@ import dev.kiln.tracking.ExperimentTracker;
 import dev.kiln.tracking.MetricsRecord;
 import dev.kiln.tracking.RunEnd;
 import dev.kiln.tracking.RunStart;
+import dev.kiln.tracking.StopRequest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +34,7 @@ class ExperimentTrackerContractTestTest {
     KitResult result = runKit(RecordingTrackerContractTest.class);
 
     assertThat(result.failed).isEmpty();
-    assertThat(result.passed).hasSize(10);
+    assertThat(result.passed).hasSize(11);
   }
 
   @Test
@@ -42,6 +43,17 @@ class ExperimentTrackerContractTestTest {
 
     assertThat(result.failed).containsExactly("closingTwiceIsHarmless");
     assertThat(result.messages).anySatisfy(m -> assertThat(m).contains("a second close threw"));
+  }
+
+  @Test
+  void aTrackerThatThrowsOnAStopRequestFailsTheKit() {
+    KitResult result = runKit(ThrowsOnStopRequestContract.class);
+
+    assertThat(result.failed)
+        .containsExactlyInAnyOrder(
+            "anInterruptedRunEndsCleanly",
+            "aRunWhoseFinalCheckpointFailsAfterAStopRequestEndsCleanly");
+    assertThat(result.messages).anySatisfy(m -> assertThat(m).contains("stopRequested"));
   }
 
   @Test
@@ -126,6 +138,19 @@ class ExperimentTrackerContractTestTest {
           if (++closes > 1) {
             throw new IllegalStateException("already closed");
           }
+        }
+      };
+    }
+  }
+
+  /** Throws when training asks to stop. */
+  static final class ThrowsOnStopRequestContract extends ExperimentTrackerContractTest {
+    @Override
+    protected ExperimentTracker newTracker(Path runDirectory) {
+      return new QuietTracker() {
+        @Override
+        public void stopRequested(StopRequest request) {
+          throw new IllegalStateException("not expecting a stop");
         }
       };
     }

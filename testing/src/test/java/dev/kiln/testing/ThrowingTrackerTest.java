@@ -23,12 +23,14 @@ class ThrowingTrackerTest {
     assertThatThrownBy(() -> tracker.summary(SampleEvents.summary(2))).isNotNull();
     assertThatThrownBy(() -> tracker.histograms(SampleEvents.histograms(2))).isNotNull();
     assertThatThrownBy(tracker::flush).isNotNull();
-    assertThatThrownBy(() -> tracker.runEnded(SampleEvents.finished(2, 1))).isNotNull();
+    assertThatThrownBy(() -> tracker.stopRequested(SampleEvents.stopRequest(2, 1)))
+        .hasMessage("injected failure in stopRequested, call 1");
+    assertThatThrownBy(() -> tracker.runEnded(SampleEvents.interrupted(2, 1))).isNotNull();
     assertThatThrownBy(tracker::close).hasMessage("injected failure in close, call 1");
 
     assertThat(tracker.name()).isEqualTo("throwing");
-    assertThat(tracker.totalCalls()).isEqualTo(8);
-    assertThat(tracker.failuresThrown()).isEqualTo(8);
+    assertThat(tracker.totalCalls()).isEqualTo(9);
+    assertThat(tracker.failuresThrown()).isEqualTo(9);
   }
 
   @Test

@@ -364,13 +364,13 @@ public final class WandbTracker implements ExperimentTracker {
     if (spool == null || ended || markedPreempting) {
       return;
     }
-    markedPreempting = true;
     writeQueued();
     throwWriteFailure();
     ObjectNode rec = Json.MAPPER.createObjectNode();
     rec.put("type", "preempting");
     rec.put("ts", seconds(request.time()));
     spool.append(Json.write(rec));
+    markedPreempting = true; // only once spooled: else the run's end marks it
     spool.sync();
     if (sender != null) {
       sender.postSoon();

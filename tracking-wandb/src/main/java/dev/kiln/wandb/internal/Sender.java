@@ -496,6 +496,11 @@ public final class Sender implements Runnable {
     long lastDataPost = Long.MIN_VALUE;
     boolean capped = false;
     while (!aborted) {
+      // Read before the limit: what postSoon() asked for was spooled before it asked.
+      boolean urgentNow = urgent;
+      if (urgentNow) {
+        urgent = false;
+      }
       long lim = limit.getAsLong();
       AckState s = state;
       boolean hasNew = s.pos < lim || summaryDirty;
@@ -513,7 +518,7 @@ public final class Sender implements Runnable {
           flushPending
               || hasNew
                   && (finishing
-                      || urgent
+                      || urgentNow
                       || capped
                       || lastDataPost == Long.MIN_VALUE
                       || now - lastDataPost >= intervalMs);
@@ -521,7 +526,6 @@ public final class Sender implements Runnable {
         if (spool != null) {
           spool.sync();
         }
-        urgent = false;
         Batch b = build(reader, s, lim, flushPending);
         capped = b.capped;
         if (b.body == null) {
