@@ -55,6 +55,19 @@ class WandbTrackerTest {
     assertThat(String.join("\n", exceptionMessages)).doesNotContain(KEY);
   }
 
+  /** Spools, offline, a session of {@code runId} stopped after step 5; returns its config. */
+  private WandbConfig interruptedOfflineSession(String runId) throws Exception {
+    WandbConfig offline = config(server.url()).mode(WandbConfig.Mode.OFFLINE).build();
+    WandbTracker tracker = WandbTracker.builder(offline).build();
+    tracker.runStarted(start(dir, runId));
+    for (int s = 1; s <= 5; s++) {
+      tracker.metrics(step(s, 1.0 / s));
+    }
+    tracker.runEnded(end(RunEnd.Outcome.INTERRUPTED, 5));
+    tracker.close();
+    return offline;
+  }
+
   private static List<Long> steps(FakeWandbServer.Run run) {
     return run.history().stream().map(h -> h.get("_step").asLong()).toList();
   }
@@ -197,14 +210,7 @@ class WandbTrackerTest {
   @Test
   void aSyncedInterruptedRunPostsItsDataThenPreemptingAloneThenItsEndAndASecondSyncSendsNothing()
       throws Exception {
-    WandbConfig offline = config(server.url()).mode(WandbConfig.Mode.OFFLINE).build();
-    WandbTracker tracker = WandbTracker.builder(offline).build();
-    tracker.runStarted(start(dir, "syncp001"));
-    for (int s = 1; s <= 5; s++) {
-      tracker.metrics(step(s, 1.0 / s));
-    }
-    tracker.runEnded(end(RunEnd.Outcome.INTERRUPTED, 5));
-    tracker.close();
+    WandbConfig offline = interruptedOfflineSession("syncp001");
     WandbConfig online = offline.toBuilder().mode(WandbConfig.Mode.ONLINE).build();
 
     assertThat(Sync.sync(dir, online, new OkHttpClient(), Duration.ofSeconds(20))).isTrue();
@@ -228,14 +234,7 @@ class WandbTrackerTest {
   @Test
   void aRunResumedAfterAnInterruptedSessionThatNeverReachedWandbIsNotMarkedPreempting()
       throws Exception {
-    WandbConfig offline = config(server.url()).mode(WandbConfig.Mode.OFFLINE).build();
-    WandbTracker first = WandbTracker.builder(offline).build();
-    first.runStarted(start(dir, "resp0001"));
-    for (int s = 1; s <= 5; s++) {
-      first.metrics(step(s, 1.0 / s));
-    }
-    first.runEnded(end(RunEnd.Outcome.INTERRUPTED, 5));
-    first.close();
+    interruptedOfflineSession("resp0001");
 
     WandbTracker resumed = WandbTracker.builder(config(server.url()).build()).build();
     resumed.runStarted(start(dir, "resp0001", Optional.of(new ResumeInfo(5, 1, "s5")), Map.of()));
