@@ -679,7 +679,11 @@ public final class CheckpointStore {
               + Failures.hint(e),
           e);
     }
-    long written = Failures.isDiskFull(e) ? bytesUnder(temp) : -1;
+    // The system's message may be in the user's language: a file system with (almost) nothing
+    // left when the write failed counts as full too.
+    boolean diskFull =
+        Failures.isDiskFull(e) || (e instanceof IOException && isNearlyFull(usableSpace()));
+    long written = diskFull ? bytesUnder(temp) : -1;
     deleteQuietly(temp, e);
     if (e instanceof CheckpointException ce) {
       return ce;
@@ -695,7 +699,7 @@ public final class CheckpointStore {
                 + where
                 + spaceNote(written, Failures.isQuotaExceeded(e))
                 + " — "
-                + Failures.hint(e)
+                + (diskFull ? Failures.DISK_FULL_HINT : Failures.hint(e))
             : "writing".equals(progress.doing) && temp.equals(progress.path)
                 ? "the checkpoint writer threw "
                     + e
@@ -705,6 +709,22 @@ public final class CheckpointStore {
                 : Failures.cause(e) + " while " + progress.doing + " " + where + " — see the cause";
     return new CheckpointException(
         "Could not save checkpoint " + name + " in " + directory + ": " + what, e);
+  }
+
+  /** Free space below which a failed write counts as a full disk, whatever its message says. */
+  private static final long NEARLY_FULL_BYTES = 64 << 10;
+
+  private static boolean isNearlyFull(long usable) {
+    return usable >= 0 && usable < NEARLY_FULL_BYTES;
+  }
+
+  /** What the store's file system has free for this process, or -1 if unknown. */
+  private long usableSpace() {
+    try {
+      return Files.getFileStore(directory).getUsableSpace();
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
   }
 
   /** The bytes of the files under {@code dir} (0 if it does not exist), or -1 if unknown. */
@@ -741,12 +761,10 @@ public final class CheckpointStore {
     if (quota) {
       return note + " when the quota ran out)";
     }
-    try {
-      long free = Files.getFileStore(directory).getUsableSpace();
-      return note + " when the disk filled; the file system reports " + size(free) + " free now)";
-    } catch (IOException | RuntimeException e) {
-      return note + " when the disk filled)";
-    }
+    long free = usableSpace();
+    return free < 0
+        ? note + " when the disk filled)"
+        : note + " when the disk filled; the file system reports " + size(free) + " free now)";
   }
 
   private static String size(long bytes) {

@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -85,6 +86,33 @@ class CheckpointStoreFullDiskTest {
     assertThat(store.latestValid()).contains(committed);
     assertThat(store.problems()).isEmpty();
     assertThat(Files.readAllBytes(committed.file("model.bin"))).isEqualTo(randomBytes(1 << 20, 1));
+  }
+
+  @Test
+  void aFullDiskIsRecognisedEvenWhenTheSystemSaysSoInAnotherLanguage() throws Exception {
+    CheckpointStore store = store();
+    Checkpoint committed = store.save(CheckpointRequest.of(0, 1), randomWriter(1 << 20, 1));
+
+    // As the JDK reports ENOSPC on a system set to German: strerror's text, not English.
+    CheckpointException e =
+        catchThrowableOfType(
+            () ->
+                store.save(
+                    CheckpointRequest.of(0, 2),
+                    d -> {
+                      try {
+                        Files.write(d.resolve("model.bin"), randomBytes(6 << 20, 2));
+                      } catch (IOException full) {
+                        throw new IOException(
+                            "Auf dem Gerät ist kein Speicherplatz mehr verfügbar");
+                      }
+                    }),
+            CheckpointException.class);
+
+    assertThat(e)
+        .hasMessageContaining("Auf dem Gerät ist kein Speicherplatz mehr verfügbar while writing ")
+        .hasMessageMatching(SPACE_NOTE_AND_FIX);
+    assertThat(entries(dir)).containsExactly(committed.name());
   }
 
   @Test

@@ -24,6 +24,9 @@ public final class Failures {
     return message == null || message.isBlank() ? e.getClass().getSimpleName() : message;
   }
 
+  /** What to do about a full disk. */
+  public static final String DISK_FULL_HINT = "free space or point the run directory elsewhere";
+
   /** Whether {@code e} says the disk (or the user's quota on it) is full. */
   public static boolean isDiskFull(Throwable e) {
     String text = text(e);
@@ -41,7 +44,7 @@ public final class Failures {
   public static String hint(Throwable e) {
     String text = text(e);
     if (isDiskFull(e)) {
-      return "free space or point the run directory elsewhere";
+      return DISK_FULL_HINT;
     }
     if (e instanceof AccessDeniedException
         || text.contains("permission denied")
