@@ -1,11 +1,15 @@
 package dev.kiln.checkpoint.internal;
 
+import com.sun.nio.file.ExtendedOpenOption;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.security.MessageDigest;
@@ -24,6 +28,8 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The SHA-256 of files a save is writing, computed while they are being written.
@@ -68,8 +74,20 @@ public final class TrailingHashes {
    */
   public static final long FLUSH_BYTES = FileHashes.MIN_PART_SIZE;
 
+  /**
+   * Whether files followed from their start are written with direct I/O (on Linux, where the file
+   * system allows it). {@code -Dkiln.checkpoint.directIo=false} turns it off.
+   */
+  static final boolean DIRECT_IO =
+      System.getProperty("os.name", "").startsWith("Linux")
+          && !"false".equalsIgnoreCase(System.getProperty("kiln.checkpoint.directIo"));
+
+  private static final Logger log = LoggerFactory.getLogger(TrailingHashes.class);
   private static final ThreadLocal<Session> CURRENT = new ThreadLocal<>();
   private static final int BLOCK = Math.toIntExact(FileHashes.MIN_PART_SIZE);
+
+  /** The alignment of the blocks' memory: direct I/O wants the device's block size (or 512). */
+  private static final int ALIGNMENT = 4096;
 
   /**
    * Blocks kept between saves: allocating (and first touching) a few MiB per save costs more than
@@ -311,30 +329,50 @@ public final class TrailingHashes {
     }
   }
 
-  /** A full (or the last) block of a file, for the tracker's thread to hash. */
-  private record Block(ByteBuffer bytes, int length) {}
+  /**
+   * A full (or the last) block of a file, for the tracker's thread to hash and, when the file is
+   * written directly, for its writing thread to write at {@code position}.
+   */
+  private static final class Block {
+    final ByteBuffer bytes;
+    final int length;
+    final long position;
+    int refs; // guarded by the tracker: the threads still to use it
+
+    Block(ByteBuffer bytes, int length, long position) {
+      this.bytes = bytes;
+      this.length = length;
+      this.position = position;
+    }
+  }
 
   /** Follows one file as it is written. */
   public static final class Tracker {
     private final Session session;
     private final Path file;
     private volatile Thread thread; // set once, by the writer's thread
+    private volatile Thread writerThread; // writes the blocks when direct; set once
     // Writer's thread only.
     private boolean startTried;
-    private boolean off; // no thread follows this file (any more): just write
+    private boolean off; // no thread hashes this file (any more)
+    private volatile FileChannel direct; // while the blocks go to the file through writerThread
     private long written;
     private ByteBuffer block; // filling, not yet handed over
     private int fill;
     private final List<Integer> blockCrcs = new ArrayList<>();
     private final CRC32C crc = new CRC32C();
     // Guarded by this.
-    private final ArrayDeque<Block> queue = new ArrayDeque<>();
+    private final ArrayDeque<Block> queue = new ArrayDeque<>(); // to hash
+    private final ArrayDeque<Block> toWrite = new ArrayDeque<>(); // to write, when direct
     private int held; // blocks taken and not given back
     private boolean finished;
     private boolean failed;
     private boolean cancelled;
     private boolean abandoned; // the writer stopped handing over blocks: no result
     private boolean threadEnded;
+    private boolean writesEnded; // writerThread has stopped
+    private boolean noMoreWrites; // the writer has handed over its last block to write
+    private IOException writeFailure;
     private long size; // bytes written, once finished
     private Seal seal; // once finished, if the file could be sealed
     private List<Integer> crcs; // the block CRC32Cs, once finished
@@ -346,14 +384,30 @@ public final class TrailingHashes {
     }
 
     /**
-     * Writes all of {@code source} to {@code channel} at its position, which must be the number of
-     * bytes written through this tracker so far. While the file is followed, the bytes are copied
-     * into a block first and written from there, so the file holds exactly what is hashed even if
-     * {@code source} changes meanwhile.
+     * Writes all of {@code source} to the file at the end of what was written through this tracker
+     * so far. While the file is followed, the bytes are copied into a block first and written from
+     * there, so the file holds exactly what is hashed even if {@code source} changes meanwhile. A
+     * file followed from its start ({@link #track(Path, long)}) is written from the blocks with
+     * direct I/O where the system allows it, on a thread of the store's, not through {@code
+     * channel}: it is complete only once {@link #finished} returns.
      */
     public void write(FileChannel channel, ByteBuffer source) throws IOException {
       long before = written;
       while (source.hasRemaining()) {
+        if (direct != null) {
+          if (block == null && !takeBlockToWrite(channel)) {
+            continue; // back to writing through the channel
+          }
+          int n = Math.min(BLOCK - fill, source.remaining());
+          block.put(fill, source, source.position(), n);
+          source.position(source.position() + n);
+          fill += n;
+          written += n;
+          if (fill == BLOCK) {
+            handOver();
+          }
+          continue;
+        }
         if (off || (block == null && !takeBlock())) {
           int n = source.remaining();
           writeFully(channel, source);
@@ -370,7 +424,8 @@ public final class TrailingHashes {
           handOver();
         }
       }
-      if (before / FLUSH_BYTES != written / FLUSH_BYTES) {
+      // Written directly, the bytes are on their way to the device already: no early flush.
+      if (direct == null && before / FLUSH_BYTES != written / FLUSH_BYTES) {
         session.grown.accept(file);
       }
     }
@@ -381,8 +436,27 @@ public final class TrailingHashes {
       }
     }
 
-    /** The writer is done and has closed the file. */
-    public void finished() {
+    private static void writeFully(FileChannel channel, ByteBuffer buffer, long position)
+        throws IOException {
+      long start = position - buffer.position();
+      while (buffer.hasRemaining()) {
+        channel.write(buffer, start + buffer.position());
+      }
+    }
+
+    /**
+     * The writer is done and has closed the file. A file written directly gets its last bytes here;
+     * if that fails, this throws and the tracker counts as {@link #failed}.
+     */
+    public void finished() throws IOException {
+      if (direct != null) {
+        try {
+          finishWriting();
+        } catch (IOException | RuntimeException | Error e) {
+          failed();
+          throw e;
+        }
+      }
       if (!off && fill > 0) {
         handOver();
       }
@@ -398,6 +472,92 @@ public final class TrailingHashes {
       session.grown.accept(file); // after the seal, which changes the file's time
     }
 
+    /**
+     * Waits for the blocks handed to the writing thread, then writes the last, partial block (no
+     * direct write can: its length is not a multiple of the device's block) through a channel of
+     * its own, at its place.
+     */
+    private void finishWriting() throws IOException {
+      awaitWrites();
+      if (fill > 0) {
+        try (FileChannel tail = FileChannel.open(file, StandardOpenOption.WRITE)) {
+          writeFully(tail, block.duplicate().limit(fill).position(0), written - fill);
+        }
+      }
+      stopWriting();
+    }
+
+    /** Waits until the writing thread has written every block handed to it; throws its failure. */
+    private void awaitWrites() throws IOException {
+      synchronized (this) {
+        noMoreWrites = true;
+        notifyAll();
+        boolean interrupted = false;
+        while (!writesEnded) {
+          try {
+            wait(100);
+          } catch (InterruptedException e) {
+            interrupted = true; // the blocks in flight must land before the file is used
+          }
+          if (!writesEnded && !writerThread.isAlive()) {
+            writesEnded = true; // a factory's thread that never ran, or died
+          }
+        }
+        if (interrupted) {
+          Thread.currentThread().interrupt();
+        }
+        throwWriteFailure();
+        if (cancelled) {
+          throw new IOException("the writing of " + file + " was stopped: the save is closing");
+        }
+      }
+      writeLeftovers();
+    }
+
+    /** Writes what a writing thread that never ran (or died) left queued, through the cache. */
+    private void writeLeftovers() throws IOException {
+      Block next;
+      while ((next = nextLeftover()) != null) {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
+          writeFully(channel, next.bytes.duplicate().limit(next.length).position(0), next.position);
+        }
+        synchronized (this) {
+          toWrite.poll();
+          release(next);
+        }
+      }
+    }
+
+    private synchronized Block nextLeftover() {
+      return toWrite.peek();
+    }
+
+    /** Ends direct writing: the writing thread has ended; closes the direct channel. */
+    private void stopWriting() {
+      synchronized (this) {
+        noMoreWrites = true;
+        notifyAll();
+      }
+      Threads.joinUninterruptibly(writerThread);
+      FileChannel channel = direct;
+      direct = null;
+      if (channel != null) {
+        try {
+          channel.close();
+        } catch (IOException e) {
+          // nothing was pending on it: the writing thread has ended
+        }
+      }
+    }
+
+    private void throwWriteFailure() throws IOException {
+      if (writeFailure != null) {
+        // A new exception, thrown on the writer's thread, with the system's words (which say
+        // whether the disk is full) and the writing thread's as its cause.
+        throw new IOException(writeFailure.getMessage(), writeFailure);
+      }
+    }
+
     /** Whether the finished file is as the writer left it (see {@link Seal}). */
     private boolean unchanged() {
       Seal sealed;
@@ -410,8 +570,20 @@ public final class TrailingHashes {
       return sealed != null && sealed.holds(file);
     }
 
-    /** The writer failed; the result is not used. */
+    /**
+     * The writer failed; the result is not used. A file written directly still gets what was
+     * written before the failure, as a file written through the page cache would hold it.
+     */
     public void failed() {
+      if (direct != null) {
+        try {
+          finishWriting();
+        } catch (IOException | RuntimeException e) {
+          // the writer's own failure is the one reported
+        } finally {
+          stopWriting();
+        }
+      }
       synchronized (this) {
         failed = true;
         finished = true;
@@ -444,10 +616,8 @@ public final class TrailingHashes {
         }
         held++;
       }
-      ByteBuffer free = BLOCKS.poll();
-      try {
-        block = free != null ? free : ByteBuffer.allocateDirect(BLOCK);
-      } catch (OutOfMemoryError e) {
+      ByteBuffer free = freeBlock();
+      if (free == null) {
         // No direct memory to spare: write without following, as the store would hash afterwards.
         synchronized (this) {
           held--;
@@ -455,30 +625,143 @@ public final class TrailingHashes {
         goOff();
         return false;
       }
+      block = free;
       fill = 0;
       return true;
     }
 
-    /** Starts following the file before its first block is full. */
+    /**
+     * Takes a free block for a file written directly, waiting while {@link #RING} are held (by the
+     * hashing or the writing thread). False if direct writing has ended, its blocks written, and
+     * the file is now written through {@code channel}.
+     */
+    private boolean takeBlockToWrite(FileChannel channel) throws IOException {
+      synchronized (this) {
+        while (held >= RING && !writesEnded) {
+          try {
+            wait(100);
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while writing " + file);
+          }
+          if (held >= RING && !writesEnded && !writerThread.isAlive()) {
+            writesEnded = true; // a factory's thread that never ran, or died
+          }
+          if (held >= RING && !threadEnded && !thread.isAlive()) {
+            threadEnded = true; // the same for the hashing thread: its blocks are not hashed
+            goOff();
+          }
+        }
+        throwWriteFailure();
+        if (!writesEnded) {
+          held++;
+        }
+      }
+      ByteBuffer free = writesEnded() ? null : freeBlock();
+      if (free == null) {
+        // The writing thread is gone (or no memory): once it has written what it took, write the
+        // rest through the channel, at the end of the file.
+        synchronized (this) {
+          if (!writesEnded()) {
+            held--;
+          }
+        }
+        awaitWrites();
+        stopWriting();
+        channel.position(written);
+        return false;
+      }
+      block = free;
+      fill = 0;
+      return true;
+    }
+
+    private synchronized boolean writesEnded() {
+      return writesEnded;
+    }
+
+    /** A free block: one kept from an earlier save, or a new one; null if there is no memory. */
+    private static ByteBuffer freeBlock() {
+      ByteBuffer free = BLOCKS.poll();
+      if (free != null) {
+        return free;
+      }
+      try {
+        // Aligned for direct I/O, which needs the memory aligned to the device's blocks.
+        return ByteBuffer.allocateDirect(BLOCK + ALIGNMENT)
+            .alignedSlice(ALIGNMENT)
+            .limit(BLOCK)
+            .slice();
+      } catch (OutOfMemoryError e) {
+        return null;
+      }
+    }
+
+    /** Starts following the file before its first block is full, writing it directly if it can. */
     private void startNow() {
       startTried = true;
       if (!session.startThread(this)) {
         goOff();
+        return;
+      }
+      if (DIRECT_IO) {
+        startWriting();
       }
     }
 
-    /** Computes the CRC32C of the filled block and queues it for the thread (starting it). */
-    private void handOver() {
-      crc.reset();
-      crc.update(block.duplicate().limit(fill).position(0));
-      blockCrcs.add((int) crc.getValue());
-      synchronized (this) {
-        if (threadEnded || cancelled) {
-          give(block); // nobody will hash it
-        } else {
-          queue.add(new Block(block, fill));
-          notifyAll();
+    /**
+     * Opens the file for direct I/O, which bypasses the page cache: the device reads the blocks
+     * from memory, so the cores copy nothing into the page cache and write nothing back, and are
+     * free for the hashing. Where the file system refuses, the file is written as before.
+     */
+    private void startWriting() {
+      FileChannel channel;
+      try {
+        channel = FileChannel.open(file, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+      } catch (IOException | RuntimeException e) {
+        return; // e.g. EINVAL from a file system without O_DIRECT
+      }
+      try {
+        Thread writing = session.threads.newThread(() -> runWrites(channel));
+        writerThread = writing;
+        direct = channel;
+        writing.start();
+      } catch (Throwable e) {
+        writerThread = null;
+        direct = null;
+        try {
+          channel.close();
+        } catch (IOException closing) {
+          e.addSuppressed(closing);
         }
+      }
+    }
+
+    /**
+     * Computes the CRC32C of the filled block and queues it for the hashing thread (starting it)
+     * and, when the file is written directly, for the writing thread.
+     */
+    private void handOver() {
+      boolean hashing = !off;
+      if (hashing) {
+        crc.reset();
+        crc.update(block.duplicate().limit(fill).position(0));
+        blockCrcs.add((int) crc.getValue());
+      }
+      Block handed = new Block(block, fill, written - fill);
+      synchronized (this) {
+        if (hashing && !threadEnded && !cancelled) {
+          queue.add(handed);
+          handed.refs++;
+        }
+        if (direct != null) {
+          toWrite.add(handed);
+          handed.refs++;
+        }
+        if (handed.refs == 0) {
+          give(handed.bytes); // nobody will hash it
+        }
+        notifyAll();
       }
       block = null;
       fill = 0;
@@ -490,18 +773,23 @@ public final class TrailingHashes {
       }
     }
 
-    /** Stops following: frees the queued blocks; the writer then only writes. */
+    /**
+     * Stops following: frees the blocks queued for hashing. The writer then only writes (through
+     * the blocks if they go to the file directly).
+     */
     private void goOff() {
       off = true;
       synchronized (this) {
         abandoned = true;
         for (Block queued : queue) {
-          give(queued.bytes());
+          release(queued);
         }
         queue.clear();
         notifyAll(); // a thread started early may be waiting for a first block
       }
-      releaseUnhanded();
+      if (direct == null) {
+        releaseUnhanded();
+      }
     }
 
     /** Gives back the block the writer is filling, if any. */
@@ -512,6 +800,13 @@ public final class TrailingHashes {
         synchronized (this) {
           give(unhanded);
         }
+      }
+    }
+
+    /** One thread is done with {@code handed}; the last one gives it back. Call holding this. */
+    private void release(Block handed) {
+      if (--handed.refs == 0) {
+        give(handed.bytes);
       }
     }
 
@@ -528,6 +823,15 @@ public final class TrailingHashes {
         notifyAll();
       }
       Threads.joinUninterruptibly(thread);
+      Threads.joinUninterruptibly(writerThread);
+      FileChannel channel = direct;
+      if (channel != null) {
+        try {
+          channel.close(); // a writer that never finished: the save fails anyway
+        } catch (IOException e) {
+          // nothing to keep
+        }
+      }
     }
 
     private Digests result() {
@@ -542,6 +846,7 @@ public final class TrailingHashes {
       }
     }
 
+    /** The hashing thread. */
     private void run() {
       Block inHand = null; // taken off the queue: only this thread gives it back
       try {
@@ -560,10 +865,10 @@ public final class TrailingHashes {
             }
             inHand = queue.poll();
           }
-          sha.update(inHand.bytes().duplicate().limit(inHand.length()).position(0));
-          hashed += inHand.length();
+          sha.update(inHand.bytes.duplicate().limit(inHand.length).position(0));
+          hashed += inHand.length;
           synchronized (this) {
-            give(inHand.bytes());
+            release(inHand);
             inHand = null;
           }
         }
@@ -587,15 +892,95 @@ public final class TrailingHashes {
         synchronized (this) {
           threadEnded = true;
           if (inHand != null) {
-            give(inHand.bytes());
+            release(inHand);
           }
           for (Block queued : queue) {
-            give(queued.bytes());
+            release(queued);
           }
           queue.clear();
           notifyAll(); // a writer waiting for a block stops following
         }
         session.threadEnded();
+      }
+    }
+
+    /**
+     * The writing thread of a file written directly: writes each block handed to it at its place,
+     * in order. A direct write the system refuses for this block (an alignment it wants, say) is
+     * done through the page cache instead, and so are the blocks after it; a write that fails that
+     * way too is the save's failure.
+     */
+    private void runWrites(FileChannel channel) {
+      FileChannel buffered = null;
+      boolean directRefused = false;
+      try {
+        while (true) {
+          Block next;
+          synchronized (this) {
+            while (toWrite.isEmpty() && !noMoreWrites && !cancelled && !failed) {
+              wait();
+            }
+            if (cancelled || failed || toWrite.isEmpty()) {
+              return; // stopped, or done
+            }
+            next = toWrite.peek(); // stays queued until written: awaitWrites counts on it
+          }
+          ByteBuffer bytes = next.bytes.duplicate().limit(next.length).position(0);
+          if (!directRefused) {
+            try {
+              writeFully(channel, bytes, next.position);
+            } catch (ClosedByInterruptException e) {
+              throw e;
+            } catch (IOException e) {
+              directRefused = true; // retried below: a full disk fails there too
+              log.debug("Direct write to {} refused, writing through the page cache: {}", file, e);
+            }
+          }
+          if (bytes.hasRemaining()) {
+            if (buffered == null) {
+              buffered = FileChannel.open(file, StandardOpenOption.WRITE);
+            }
+            writeFully(buffered, bytes, next.position + bytes.position());
+          }
+          synchronized (this) {
+            toWrite.poll();
+            release(next);
+          }
+        }
+      } catch (IOException e) {
+        synchronized (this) {
+          writeFailure = e;
+        }
+      } catch (InterruptedException e) {
+        synchronized (this) {
+          writeFailure = new InterruptedIOException("interrupted while writing " + file);
+        }
+      } catch (RuntimeException e) {
+        synchronized (this) {
+          writeFailure = new IOException("could not write " + file + ": " + e, e);
+        }
+      } finally {
+        if (buffered != null) {
+          try {
+            buffered.close();
+          } catch (IOException e) {
+            synchronized (this) {
+              if (writeFailure == null) {
+                writeFailure = e;
+              }
+            }
+          }
+        }
+        synchronized (this) {
+          writesEnded = true;
+          if (writeFailure != null || cancelled || failed) {
+            for (Block queued : toWrite) {
+              release(queued);
+            }
+            toWrite.clear();
+          }
+          notifyAll();
+        }
       }
     }
   }

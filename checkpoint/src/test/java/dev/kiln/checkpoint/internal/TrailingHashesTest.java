@@ -7,8 +7,10 @@ import static java.nio.file.StandardOpenOption.WRITE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.kiln.checkpoint.CheckpointFile;
+import dev.kiln.checkpoint.DirectIo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -210,16 +212,107 @@ class TrailingHashesTest {
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       try (FileChannel channel = openForWriting(file)) {
         TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
-        assertThat(threads.created()).as("started before any byte is written").hasSize(1);
+        assertThat(threads.created())
+            .as("started before any byte is written (hashing, and writing where direct)")
+            .hasSize(DirectIo.threadsPerFollowedFile(root));
         writeSlices(channel, tracker, data, SLICE);
         tracker.finished();
       }
 
-      assertThat(threads.created()).hasSize(1);
+      assertThat(threads.created()).hasSize(DirectIo.threadsPerFollowedFile(root));
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
       assertThat(session.isUnchanged(file)).isTrue();
       assertThat(session.digests(file))
           .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
     }
+  }
+
+  // ---------------------------------------------------------------- direct I/O
+
+  @Test
+  void aFileFollowedFromItsStartIsWrittenFromItsBlocksByAThreadOfItsOwnNotThroughTheChannel()
+      throws IOException {
+    assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(5 * MIB + 7, 80);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        for (int offset = 0; offset < data.length; offset += SLICE) {
+          tracker.write(
+              channel, ByteBuffer.wrap(data, offset, Math.min(SLICE, data.length - offset)));
+        }
+        assertThat(channel.position()).as("nothing written through the channel").isZero();
+        tracker.finished();
+      }
+
+      assertThat(threads.created()).as("a hashing and a writing thread").hasSize(2);
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.isUnchanged(file)).isTrue();
+      assertThat(session.digests(file))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+    }
+    assertThat(threads.created()).noneMatch(Thread::isAlive);
+  }
+
+  @Test
+  @Timeout(30) // the session is this thread's: no preemptive timeout
+  void blocksLeftByAWritingThreadThatNeverRunsAreWrittenByTheWriterAndTheFileIsComplete()
+      throws IOException {
+    assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(7 * MIB + 3, 81); // more blocks than the ring holds
+    FailingThreadFactory broken = new FailingThreadFactory(Failure.NONE, Failure.NEVER_RUNS);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, broken)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        writeSlices(channel, tracker, data, SLICE);
+        tracker.finished();
+      }
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.digests(file))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+    }
+    assertThat(broken.requests()).as("a hashing and a writing thread asked for").isEqualTo(2);
+  }
+
+  @Test
+  void aWritingThreadTheFactoryRefusesLeavesTheFileToBeWrittenThroughTheChannel()
+      throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(3 * MIB + 3, 82);
+    FailingThreadFactory refusing = new FailingThreadFactory(Failure.NONE, Failure.THROW);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, refusing)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        writeSlices(channel, tracker, data, SLICE);
+        assertThat(channel.position()).isEqualTo(data.length);
+        tracker.finished();
+      }
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.digests(file).sha256()).isEqualTo(sha256(data));
+    }
+  }
+
+  @Test
+  void aWriterThatFailsPartWayLeavesEveryByteItWroteInAFileWrittenDirectly() throws IOException {
+    assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(5 * MIB, 83);
+    int before = 2 * MIB + MIB / 2;
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        writeSlices(channel, tracker, data, 0, before, SLICE);
+        tracker.failed(); // as TensorFile does when an array cannot be read
+      }
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(Arrays.copyOf(data, before));
+      assertThat(session.digests(file)).isNull();
+    }
+    assertThat(threads.created()).hasSize(2).noneMatch(Thread::isAlive);
   }
 
   @Test
@@ -378,7 +471,9 @@ class TrailingHashesTest {
           channel.close();
         }
       }
-      trackers.forEach(TrailingHashes.Tracker::finished);
+      for (TrailingHashes.Tracker tracker : trackers) {
+        tracker.finished();
+      }
 
       for (int i = 0; i < files; i++) {
         byte[] data = contents.get(i);
@@ -510,7 +605,9 @@ class TrailingHashesTest {
           channel.close();
         }
       }
-      trackers.forEach(TrailingHashes.Tracker::finished);
+      for (TrailingHashes.Tracker tracker : trackers) {
+        tracker.finished();
+      }
 
       for (int i = 0; i < files; i++) {
         assertThat(session.isFollowed(paths.get(i)))
@@ -1247,6 +1344,8 @@ class TrailingHashesTest {
 
   /** How {@link FailingThreadFactory} fails a request. */
   private enum Failure {
+    /** Makes the thread as asked. */
+    NONE,
     /** Throws from {@code newThread}. */
     THROW,
     /** Returns a thread whose {@code start()} throws OutOfMemoryError, as the JVM's does. */
@@ -1276,6 +1375,7 @@ class TrailingHashesTest {
         return made.newThread(runnable);
       }
       return switch (failure) {
+        case NONE -> made.newThread(runnable);
         case THROW -> throw new IllegalStateException("no threads left");
         case UNSTARTABLE -> {
           Thread thread = new UnstartableThread(runnable);
