@@ -499,8 +499,10 @@ public final class CheckpointStore {
    * Forces files to the device, one after another, on a thread of the store's factory. The thread
    * starts with the save, while the cores are still free, and first removes what interrupted saves
    * and prunes left in the store's directory. Until it gets the list of files it flushes files
-   * written with {@code TensorFile} as they grow and as each is finished ({@link #flushSoon}), so
-   * that the disk works while the writer and the hashing threads do, instead of all at the end.
+   * written with {@code TensorFile} through the page cache as they grow, and each such file once it
+   * is finished ({@link #flushSoon}), so that the disk works while the writer and the hashing
+   * threads do, instead of all at the end. (Files written with direct I/O reach the disk as they
+   * are written.)
    */
   private final class Syncer {
     private final Thread thread;
@@ -1177,8 +1179,9 @@ public final class CheckpointStore {
     /**
      * Makes the threads that sync files, compute checksums (up to one per core, plus up to {@value
      * dev.kiln.checkpoint.internal.TrailingHashes#MAX_ACTIVE} following {@link TensorFile} writes
-     * during a save), read small checkpoints and delete pruned checkpoints; each lives for one save
-     * or load at most. Default: daemon threads named {@code kiln-checkpoint-N}.
+     * during a save, each with a second thread writing its file with direct I/O on Linux), read
+     * small checkpoints and delete pruned checkpoints; each lives for one save or load at most.
+     * Default: daemon threads named {@code kiln-checkpoint-N}.
      */
     public Builder threadFactory(ThreadFactory threadFactory) {
       this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory == null");

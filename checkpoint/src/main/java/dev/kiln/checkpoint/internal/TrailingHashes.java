@@ -6,6 +6,7 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -41,10 +42,17 @@ import org.slf4j.LoggerFactory;
  * copies what is written into 1 MiB blocks aligned with the file's, computes each block's CRC32C on
  * the writer's thread, and hands the blocks to a thread from the store's factory that computes the
  * SHA-256 of the same bytes. So no byte is read back from the page cache, and the hashing thread
- * does nothing but the SHA-256. The writer waits only if {@value #RING} blocks are still unhashed.
- * A file is followed once its first block is full ({@link #START_BYTES}); at most {@link
- * #MAX_ACTIVE} files are followed at once, and others (and small files) are hashed by the store
- * afterwards.
+ * does nothing but the SHA-256. The writer waits only if {@value #RING} blocks are still unhashed
+ * (or unwritten, below). A file is followed once its first block is full ({@link #START_BYTES}); at
+ * most {@link #MAX_ACTIVE} files are followed at once, and others (and small files) are hashed by
+ * the store afterwards.
+ *
+ * <p>A file whose writer expects it to reach {@link #START_BYTES} is followed from its start, and
+ * on Linux written with direct I/O ({@code O_DIRECT}) from the same blocks, by a second thread from
+ * the store's factory, at each block's place; its last, partial block is written through the page
+ * cache when the writer finishes. The device reads the blocks from memory, so no core copies the
+ * file into the page cache or writes it back. Where the file system refuses, the file goes through
+ * the page cache as before.
  *
  * <p>When the writer finishes a file, the tracker seals it ({@link Seal}: it sets the file's
  * modification time 10 s back, with nanoseconds of its own, and notes it with the file's size,
@@ -52,9 +60,10 @@ import org.slf4j.LoggerFactory;
  * holds when it describes the file; a file written, truncated, linked or replaced after its writer
  * finished, however coarse the file system's clock, is hashed again from disk.
  *
- * <p>A session can also tell a listener each time a tracked file has grown by {@link #FLUSH_BYTES}
- * and when its writer has finished it, so that the store can force it to the device while the
- * writer is still writing (this file or the next one) instead of all at the end.
+ * <p>A session can also tell a listener each time a tracked file written through the page cache has
+ * grown by {@link #FLUSH_BYTES}, and when its writer has finished it, so that the store can force
+ * it to the device while the writer is still writing (this file or the next one) instead of all at
+ * the end. Bytes written directly are on their way to the device already.
  */
 public final class TrailingHashes {
 
@@ -64,7 +73,7 @@ public final class TrailingHashes {
   /** Files followed at the same time, per save. */
   public static final int MAX_ACTIVE = 2;
 
-  /** Blocks a tracker may hold that its thread has not hashed yet. */
+  /** Blocks a tracker may hold that its threads have not hashed (or written) yet. */
   public static final int RING = 4;
 
   /**
@@ -82,11 +91,19 @@ public final class TrailingHashes {
       System.getProperty("os.name", "").startsWith("Linux")
           && !"false".equalsIgnoreCase(System.getProperty("kiln.checkpoint.directIo"));
 
+  /** Bytes written with direct I/O in this process; for tests. */
+  static final AtomicLong DIRECT_BYTES = new AtomicLong();
+
   private static final Logger log = LoggerFactory.getLogger(TrailingHashes.class);
   private static final ThreadLocal<Session> CURRENT = new ThreadLocal<>();
   private static final int BLOCK = Math.toIntExact(FileHashes.MIN_PART_SIZE);
 
-  /** The alignment of the blocks' memory: direct I/O wants the device's block size (or 512). */
+  /**
+   * The alignment of the blocks' memory. The JDK checks a direct write's memory, offset and length
+   * against the file system's fragment size ({@code f_frsize}); with 4 KiB (most local file
+   * systems) 1 MiB blocks at 1 MiB offsets pass. A file system that wants more refuses the first
+   * write, and the file goes through the page cache.
+   */
   private static final int ALIGNMENT = 4096;
 
   /**
@@ -104,9 +121,10 @@ public final class TrailingHashes {
   }
 
   /**
-   * As {@link #open(Path, ThreadFactory)}; {@code grown} hears, on the writer's thread, of each
-   * tracked file every time {@link #FLUSH_BYTES} more of it have been written, and once more when
-   * its writer has finished it. It must not block.
+   * As {@link #open(Path, ThreadFactory)}; {@code grown} hears of each tracked file written through
+   * the page cache every time {@link #FLUSH_BYTES} more of it have been written, and of every
+   * tracked file once more when its writer has finished it. It must not block, and may be called on
+   * the writer's thread or on a writing thread.
    */
   public static Session open(Path root, ThreadFactory threads, Consumer<Path> grown) {
     Session session = new Session(root.toAbsolutePath().normalize(), threads, grown, CURRENT.get());
@@ -370,7 +388,8 @@ public final class TrailingHashes {
     private boolean cancelled;
     private boolean abandoned; // the writer stopped handing over blocks: no result
     private boolean threadEnded;
-    private boolean writesEnded; // writerThread has stopped
+    private boolean writingStarted; // writerThread runs the writes: only it takes from toWrite
+    private boolean writesEnded; // writerThread has stopped, or never ran
     private boolean noMoreWrites; // the writer has handed over its last block to write
     private IOException writeFailure;
     private long size; // bytes written, once finished
@@ -389,9 +408,15 @@ public final class TrailingHashes {
      * there, so the file holds exactly what is hashed even if {@code source} changes meanwhile. A
      * file followed from its start ({@link #track(Path, long)}) is written from the blocks with
      * direct I/O where the system allows it, on a thread of the store's, not through {@code
-     * channel}: it is complete only once {@link #finished} returns.
+     * channel} (whose position and size then stay as they were): it is complete only once {@link
+     * #finished} returns. Otherwise {@code channel}'s position must be the number of bytes written
+     * through this tracker so far.
      */
     public void write(FileChannel channel, ByteBuffer source) throws IOException {
+      if (direct != null && Thread.currentThread().isInterrupted()) {
+        // As the channel would have thrown, had the bytes gone through it.
+        throw new InterruptedIOException("interrupted while writing " + file);
+      }
       long before = written;
       while (source.hasRemaining()) {
         if (direct != null) {
@@ -499,8 +524,8 @@ public final class TrailingHashes {
           } catch (InterruptedException e) {
             interrupted = true; // the blocks in flight must land before the file is used
           }
-          if (!writesEnded && !writerThread.isAlive()) {
-            writesEnded = true; // a factory's thread that never ran, or died
+          if (!writesEnded && !writingStarted && !writerThread.isAlive()) {
+            writesEnded = true; // a factory's thread that never ran: its blocks are the writer's
           }
         }
         if (interrupted) {
@@ -538,7 +563,7 @@ public final class TrailingHashes {
         noMoreWrites = true;
         notifyAll();
       }
-      Threads.joinUninterruptibly(writerThread);
+      awaitWritingThread();
       FileChannel channel = direct;
       direct = null;
       if (channel != null) {
@@ -550,11 +575,50 @@ public final class TrailingHashes {
       }
     }
 
+    /**
+     * Waits until the writing thread, if any, is done with the direct channel: it has ended, or it
+     * never started running the writes (then it never will). Not by {@code join}: a factory's
+     * thread may hand its task to another thread.
+     */
+    private void awaitWritingThread() {
+      Thread writing = writerThread;
+      if (writing == null) {
+        return;
+      }
+      boolean interrupted = false;
+      synchronized (this) {
+        while (!writesEnded) {
+          if (!writingStarted && !writing.isAlive()) {
+            writesEnded = true;
+            break;
+          }
+          try {
+            wait(100);
+          } catch (InterruptedException e) {
+            interrupted = true;
+          }
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+
     private void throwWriteFailure() throws IOException {
       if (writeFailure != null) {
-        // A new exception, thrown on the writer's thread, with the system's words (which say
-        // whether the disk is full) and the writing thread's as its cause.
-        throw new IOException(writeFailure.getMessage(), writeFailure);
+        // A new exception, thrown on the writer's thread, of the same kind and with the system's
+        // words (which say whether the disk is full); the writing thread's is its cause.
+        IOException thrown;
+        if (writeFailure instanceof FileSystemException fse) {
+          thrown = new FileSystemException(fse.getFile(), fse.getOtherFile(), fse.getReason());
+        } else if (writeFailure instanceof InterruptedIOException
+            || writeFailure instanceof ClosedByInterruptException) {
+          thrown = new InterruptedIOException("the writing of " + file + " was interrupted");
+        } else {
+          thrown = new IOException(Failures.cause(writeFailure));
+        }
+        thrown.initCause(writeFailure);
+        throw thrown;
       }
     }
 
@@ -575,21 +639,29 @@ public final class TrailingHashes {
      * written before the failure, as a file written through the page cache would hold it.
      */
     public void failed() {
-      if (direct != null) {
-        try {
-          finishWriting();
-        } catch (IOException | RuntimeException e) {
-          // the writer's own failure is the one reported
-        } finally {
-          stopWriting();
+      try {
+        if (direct != null) {
+          // What was written lands, even for an interrupted writer; its interrupt is kept.
+          boolean interrupted = Thread.interrupted();
+          try {
+            finishWriting();
+          } catch (IOException | RuntimeException e) {
+            // the writer's own failure is the one reported
+          } finally {
+            stopWriting();
+            if (interrupted) {
+              Thread.currentThread().interrupt();
+            }
+          }
         }
+      } finally {
+        synchronized (this) {
+          failed = true;
+          finished = true;
+          notifyAll();
+        }
+        releaseUnhanded();
       }
-      synchronized (this) {
-        failed = true;
-        finished = true;
-        notifyAll();
-      }
-      releaseUnhanded();
     }
 
     /** Takes a free block for the writer, waiting while {@link #RING} are held; false if off. */
@@ -636,6 +708,7 @@ public final class TrailingHashes {
      * the file is now written through {@code channel}.
      */
     private boolean takeBlockToWrite(FileChannel channel) throws IOException {
+      boolean took = false;
       synchronized (this) {
         while (held >= RING && !writesEnded) {
           try {
@@ -644,8 +717,8 @@ public final class TrailingHashes {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while writing " + file);
           }
-          if (held >= RING && !writesEnded && !writerThread.isAlive()) {
-            writesEnded = true; // a factory's thread that never ran, or died
+          if (held >= RING && !writesEnded && !writingStarted && !writerThread.isAlive()) {
+            writesEnded = true; // a factory's thread that never ran: its blocks are the writer's
           }
           if (held >= RING && !threadEnded && !thread.isAlive()) {
             threadEnded = true; // the same for the hashing thread: its blocks are not hashed
@@ -655,14 +728,15 @@ public final class TrailingHashes {
         throwWriteFailure();
         if (!writesEnded) {
           held++;
+          took = true;
         }
       }
-      ByteBuffer free = writesEnded() ? null : freeBlock();
+      ByteBuffer free = took ? freeBlock() : null;
       if (free == null) {
         // The writing thread is gone (or no memory): once it has written what it took, write the
         // rest through the channel, at the end of the file.
-        synchronized (this) {
-          if (!writesEnded()) {
+        if (took) {
+          synchronized (this) {
             held--;
           }
         }
@@ -674,10 +748,6 @@ public final class TrailingHashes {
       block = free;
       fill = 0;
       return true;
-    }
-
-    private synchronized boolean writesEnded() {
-      return writesEnded;
     }
 
     /** A free block: one kept from an earlier save, or a new one; null if there is no memory. */
@@ -754,7 +824,7 @@ public final class TrailingHashes {
           queue.add(handed);
           handed.refs++;
         }
-        if (direct != null) {
+        if (direct != null && writeFailure == null) { // else the writer throws at its next block
           toWrite.add(handed);
           handed.refs++;
         }
@@ -823,7 +893,7 @@ public final class TrailingHashes {
         notifyAll();
       }
       Threads.joinUninterruptibly(thread);
-      Threads.joinUninterruptibly(writerThread);
+      awaitWritingThread();
       FileChannel channel = direct;
       if (channel != null) {
         try {
@@ -911,6 +981,12 @@ public final class TrailingHashes {
      * way too is the save's failure.
      */
     private void runWrites(FileChannel channel) {
+      synchronized (this) {
+        if (writesEnded) {
+          return; // counted as never run: the writer writes the blocks itself
+        }
+        writingStarted = true;
+      }
       FileChannel buffered = null;
       boolean directRefused = false;
       try {
@@ -929,6 +1005,7 @@ public final class TrailingHashes {
           if (!directRefused) {
             try {
               writeFully(channel, bytes, next.position);
+              DIRECT_BYTES.addAndGet(next.length);
             } catch (ClosedByInterruptException e) {
               throw e;
             } catch (IOException e) {
@@ -941,6 +1018,8 @@ public final class TrailingHashes {
               buffered = FileChannel.open(file, StandardOpenOption.WRITE);
             }
             writeFully(buffered, bytes, next.position + bytes.position());
+            // Through the page cache now: the store flushes it as it grows, as any other file.
+            session.grown.accept(file);
           }
           synchronized (this) {
             toWrite.poll();

@@ -6,13 +6,16 @@ import static java.nio.file.StandardOpenOption.CREATE_NEW;
 import static java.nio.file.StandardOpenOption.WRITE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.kiln.checkpoint.CheckpointFile;
 import dev.kiln.checkpoint.DirectIo;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -237,6 +240,7 @@ class TrailingHashesTest {
     byte[] data = randomBytes(5 * MIB + 7, 80);
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
       try (FileChannel channel = openForWriting(file)) {
+        long directBefore = TrailingHashes.DIRECT_BYTES.get();
         TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
         for (int offset = 0; offset < data.length; offset += SLICE) {
           tracker.write(
@@ -244,6 +248,9 @@ class TrailingHashesTest {
         }
         assertThat(channel.position()).as("nothing written through the channel").isZero();
         tracker.finished();
+        assertThat(TrailingHashes.DIRECT_BYTES.get() - directBefore)
+            .as("every full block written with O_DIRECT")
+            .isEqualTo(5L * MIB);
       }
 
       assertThat(threads.created()).as("a hashing and a writing thread").hasSize(2);
@@ -271,6 +278,7 @@ class TrailingHashesTest {
       }
 
       assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.isUnchanged(file)).isTrue();
       assertThat(session.digests(file))
           .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
     }
@@ -280,6 +288,7 @@ class TrailingHashesTest {
   @Test
   void aWritingThreadTheFactoryRefusesLeavesTheFileToBeWrittenThroughTheChannel()
       throws IOException {
+    assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
     Path file = root.resolve("model.bin");
     byte[] data = randomBytes(3 * MIB + 3, 82);
     FailingThreadFactory refusing = new FailingThreadFactory(Failure.NONE, Failure.THROW);
@@ -292,8 +301,83 @@ class TrailingHashesTest {
       }
 
       assertThat(Files.readAllBytes(file)).isEqualTo(data);
-      assertThat(session.digests(file).sha256()).isEqualTo(sha256(data));
+      assertThat(session.digests(file))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
     }
+    assertThat(refusing.requests()).as("a hashing and a writing thread asked for").isEqualTo(2);
+  }
+
+  @Test
+  @Timeout(30)
+  void aFailedDirectWriteIsThrownToTheWriterAndTheFileGetsNoDigests() throws IOException {
+    assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(7 * MIB + 3, 84);
+    FailingThreadFactory failing = new FailingThreadFactory(Failure.NONE, Failure.INTERRUPTED);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, failing)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        assertThatThrownBy(() -> writeSlices(channel, tracker, data, SLICE))
+            .isInstanceOf(InterruptedIOException.class)
+            .hasMessageContaining(file.toString())
+            .satisfies(
+                e ->
+                    assertThat(e.getCause())
+                        .as("the writing thread's failure")
+                        .isInstanceOfAny(
+                            ClosedByInterruptException.class, InterruptedIOException.class));
+        tracker.failed();
+      }
+
+      assertThat(session.isUnchanged(file)).isFalse();
+      assertThat(session.digests(file)).isNull();
+    }
+    assertThat(Thread.currentThread().isInterrupted())
+        .as("the writer was not interrupted")
+        .isFalse();
+  }
+
+  @Test
+  void anInterruptedWriterFailsAtItsNextWriteAndKeepsWhatItWroteBefore() throws IOException {
+    assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(5 * MIB, 85);
+    int before = 2 * MIB + MIB / 2;
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        writeSlices(channel, tracker, data, 0, before, SLICE);
+        Thread.currentThread().interrupt();
+        try {
+          assertThatThrownBy(() -> tracker.write(channel, ByteBuffer.wrap(data, before, 10)))
+              .isInstanceOf(InterruptedIOException.class);
+          tracker.failed();
+          assertThat(Thread.currentThread().isInterrupted()).as("still interrupted").isTrue();
+        } finally {
+          Thread.interrupted();
+        }
+      }
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(Arrays.copyOf(data, before));
+    }
+    assertThat(threads.created()).hasSize(2).noneMatch(Thread::isAlive);
+  }
+
+  @Test
+  void closingTheSessionOnAnUnfinishedDirectFileEndsItsThreads() throws IOException {
+    assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(3 * MIB, 86);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        writeSlices(channel, tracker, data, SLICE);
+      }
+      session.close(); // the store's, when its writer throws
+
+      assertThat(session.digests(file)).isNull();
+    }
+    assertThat(threads.created()).hasSize(2).noneMatch(Thread::isAlive);
   }
 
   @Test
@@ -1346,6 +1430,8 @@ class TrailingHashesTest {
   private enum Failure {
     /** Makes the thread as asked. */
     NONE,
+    /** Returns a thread that interrupts itself before it runs its task. */
+    INTERRUPTED,
     /** Throws from {@code newThread}. */
     THROW,
     /** Returns a thread whose {@code start()} throws OutOfMemoryError, as the JVM's does. */
@@ -1376,6 +1462,12 @@ class TrailingHashesTest {
       }
       return switch (failure) {
         case NONE -> made.newThread(runnable);
+        case INTERRUPTED ->
+            made.newThread(
+                () -> {
+                  Thread.currentThread().interrupt();
+                  runnable.run();
+                });
         case THROW -> throw new IllegalStateException("no threads left");
         case UNSTARTABLE -> {
           Thread thread = new UnstartableThread(runnable);
