@@ -1,14 +1,20 @@
 package dev.kiln.checkpoint;
 
+import dev.kiln.checkpoint.internal.TrailingHashes;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.Random;
 
 /**
  * Child program for {@link CrashSafetyTest}: resumes from the newest valid checkpoint in {@code
- * args[0]} and saves checkpoints (about 3 MiB each) in a loop until killed. Prints {@code ready}
- * once, then {@code committed <step>} after each save returns.
+ * args[0]} and saves checkpoints (about 3 MiB each) in a loop until killed: {@code model.bin} as
+ * {@code TensorFile} writes it (hashed as written, with direct I/O where the system allows), the
+ * other files with {@code Files.write}. Prints {@code ready} once, then {@code committed <step>}
+ * after each save returns.
  */
 public final class CrashingSaver {
 
@@ -39,13 +45,45 @@ public final class CrashingSaver {
       store.save(
           CheckpointRequest.builder((int) (step / 10), step).metric("loss", 1.0 / step).build(),
           d -> {
-            Files.write(d.resolve("model.bin"), model);
+            writeTracked(d.resolve("model.bin"), model); // the path TensorFile takes
             Files.createDirectory(d.resolve("optim"));
             Files.write(d.resolve("optim/adam.bin"), optimizer);
             Files.writeString(d.resolve("trainer.json"), "{\"step\":" + current + "}");
           });
       System.out.println("committed " + step);
       System.out.flush();
+    }
+  }
+
+  /**
+   * Writes {@code bytes} to {@code file} as {@code TensorFile.write} does: through the save's
+   * tracker, so it is hashed as it is written and, where the system allows, written with direct
+   * I/O.
+   */
+  static void writeTracked(Path file, byte[] bytes) throws IOException {
+    TrailingHashes.Tracker tracker = null;
+    try (FileChannel channel =
+        FileChannel.open(
+            file,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE)) {
+      tracker = TrailingHashes.track(file, bytes.length);
+      ByteBuffer source = ByteBuffer.wrap(bytes);
+      if (tracker != null) {
+        tracker.write(channel, source);
+      }
+      while (source.hasRemaining()) {
+        channel.write(source);
+      }
+    } catch (IOException | RuntimeException e) {
+      if (tracker != null) {
+        tracker.failed();
+      }
+      throw e;
+    }
+    if (tracker != null) {
+      tracker.finished();
     }
   }
 }
