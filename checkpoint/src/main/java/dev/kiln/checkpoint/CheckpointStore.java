@@ -80,6 +80,7 @@ public final class CheckpointStore {
   private final Map<String, String> versions;
   private final FileOps fileOps;
   private final ThreadFactory threadFactory;
+  private final boolean directIo; // large tensor files go to the device with O_DIRECT
   private final Executor deleter;
 
   /** Pruned checkpoints the deleter is deleting, which a cleanup leaves alone. */
@@ -100,6 +101,7 @@ public final class CheckpointStore {
     this.verification = builder.verification;
     this.deleter =
         builder.deleter != null ? builder.deleter : task -> threadFactory.newThread(task).start();
+    this.directIo = TrailingHashes.directIoSuits(directory);
   }
 
   /**
@@ -176,7 +178,7 @@ public final class CheckpointStore {
       progress.at("starting the sync thread for", temp);
       syncer = new Syncer();
       progress.at("writing", temp);
-      trailing = TrailingHashes.open(temp, threadFactory, syncer::flushSoon);
+      trailing = TrailingHashes.open(temp, threadFactory, syncer::flushSoon, directIo);
       writer.write(temp);
       trailing.endWriting();
       progress.at("listing", temp);

@@ -1,6 +1,7 @@
 package dev.kiln.checkpoint;
 
 import com.sun.nio.file.ExtendedOpenOption;
+import dev.kiln.checkpoint.internal.TrailingHashes;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -13,13 +14,12 @@ public final class DirectIo {
   private DirectIo() {}
 
   /**
-   * True on Linux, unless {@code kiln.checkpoint.directIo} is false, where {@code dir}'s file
-   * system takes {@code O_DIRECT}: then a file followed from its start has a writing thread beside
-   * its hashing thread.
+   * True where the store picks direct I/O for {@code dir} ({@link TrailingHashes#directIoSuits})
+   * and its file system takes {@code O_DIRECT}: then a file followed from its start has a writing
+   * thread beside its hashing thread.
    */
   public static boolean isUsedIn(Path dir) throws IOException {
-    if (!System.getProperty("os.name", "").startsWith("Linux")
-        || "false".equalsIgnoreCase(System.getProperty("kiln.checkpoint.directIo"))) {
+    if (!TrailingHashes.directIoSuits(dir)) {
       return false;
     }
     Path probe = Files.createTempFile(dir, "direct-io-probe", ".bin");

@@ -6,6 +6,7 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
 import java.nio.channels.FileChannel;
+import java.nio.file.FileStore;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -24,6 +25,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicLong;
@@ -84,12 +86,21 @@ public final class TrailingHashes {
   public static final long FLUSH_BYTES = FileHashes.MIN_PART_SIZE;
 
   /**
-   * Whether files followed from their start are written with direct I/O (on Linux, where the file
-   * system allows it). {@code -Dkiln.checkpoint.directIo=false} turns it off.
+   * Whether files followed from their start may be written with direct I/O: on Linux, unless {@code
+   * -Dkiln.checkpoint.directIo=false}. Which directories suit it, {@link #directIoSuits}.
    */
   static final boolean DIRECT_IO =
       System.getProperty("os.name", "").startsWith("Linux")
           && !"false".equalsIgnoreCase(System.getProperty("kiln.checkpoint.directIo"));
+
+  /**
+   * File systems on a local device, where direct I/O spares the cores and the page cache. Not
+   * network and FUSE file systems: there a direct write waits for the server, one block at a time,
+   * where the page cache keeps many in flight. (tmpfs gains nothing, but takes it: the full-disk
+   * tests exercise direct writes on one.)
+   */
+  private static final Set<String> DIRECT_IO_FILE_SYSTEMS =
+      Set.of("ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "overlay", "tmpfs");
 
   /** Bytes written with direct I/O in this process; for tests. */
   static final AtomicLong DIRECT_BYTES = new AtomicLong();
@@ -121,13 +132,51 @@ public final class TrailingHashes {
   }
 
   /**
+   * Whether files written in {@code directory} should go to the device with direct I/O: a local
+   * file system ({@link #DIRECT_IO_FILE_SYSTEMS}) whose block size divides the blocks' alignment,
+   * on Linux. A file system that still refuses it per file gets the page cache then.
+   */
+  public static boolean directIoSuits(Path directory) {
+    if (!DIRECT_IO) {
+      return false;
+    }
+    try {
+      FileStore store = Files.getFileStore(directory);
+      long blockSize = store.getBlockSize();
+      boolean suits =
+          DIRECT_IO_FILE_SYSTEMS.contains(store.type())
+              && blockSize > 0
+              && ALIGNMENT % blockSize == 0;
+      log.debug(
+          "{} is on {} (blocks of {} bytes): large tensor files are written {}",
+          directory,
+          store.type(),
+          blockSize,
+          suits ? "with direct I/O" : "through the page cache");
+      return suits;
+    } catch (IOException | RuntimeException e) {
+      return false;
+    }
+  }
+
+  /**
    * As {@link #open(Path, ThreadFactory)}; {@code grown} hears of each tracked file written through
    * the page cache every time {@link #FLUSH_BYTES} more of it have been written, and of every
    * tracked file once more when its writer has finished it. It must not block, and may be called on
    * the writer's thread or on a writing thread.
    */
   public static Session open(Path root, ThreadFactory threads, Consumer<Path> grown) {
-    Session session = new Session(root.toAbsolutePath().normalize(), threads, grown, CURRENT.get());
+    return open(root, threads, grown, directIoSuits(root));
+  }
+
+  /**
+   * As {@link #open(Path, ThreadFactory, Consumer)}, writing files followed from their start with
+   * direct I/O only if {@code directIo} (see {@link #directIoSuits}, which a store asks once).
+   */
+  public static Session open(
+      Path root, ThreadFactory threads, Consumer<Path> grown, boolean directIo) {
+    Session session =
+        new Session(root.toAbsolutePath().normalize(), threads, grown, CURRENT.get(), directIo);
     CURRENT.set(session);
     return session;
   }
@@ -168,15 +217,18 @@ public final class TrailingHashes {
     private final ThreadFactory threads;
     private final Consumer<Path> grown;
     private final Session outer; // a save in progress on this thread when this one began
+    private final boolean directIo;
     private final Map<Path, Tracker> trackers = new LinkedHashMap<>(); // guarded by this
     private int active; // guarded by this
     private boolean closed; // guarded by this
 
-    private Session(Path root, ThreadFactory threads, Consumer<Path> grown, Session outer) {
+    private Session(
+        Path root, ThreadFactory threads, Consumer<Path> grown, Session outer, boolean directIo) {
       this.root = root;
       this.threads = Objects.requireNonNull(threads, "threads == null");
       this.grown = Objects.requireNonNull(grown, "grown == null");
       this.outer = outer;
+      this.directIo = directIo && DIRECT_IO;
     }
 
     private Tracker track(Path path) {
@@ -774,7 +826,7 @@ public final class TrailingHashes {
         goOff();
         return;
       }
-      if (DIRECT_IO) {
+      if (session.directIo) {
         startWriting();
       }
     }

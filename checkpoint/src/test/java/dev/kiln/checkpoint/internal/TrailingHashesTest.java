@@ -263,6 +263,37 @@ class TrailingHashesTest {
   }
 
   @Test
+  void aSessionOpenedWithoutDirectIoWritesThroughTheChannelOnOneThread() throws IOException {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(3 * MIB + 9, 87);
+    try (TrailingHashes.Session session = TrailingHashes.open(root, threads, f -> {}, false)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        writeSlices(channel, tracker, data, SLICE);
+        assertThat(channel.position()).isEqualTo(data.length);
+        tracker.finished();
+      }
+
+      assertThat(threads.created()).as("a hashing thread only").hasSize(1);
+      assertThat(session.digests(file))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+    }
+  }
+
+  @Test
+  void directIoIsForLocalFileSystemsOnly() {
+    assumeTrue(System.getProperty("os.name", "").startsWith("Linux"), "Linux only");
+    assumeTrue(TrailingHashes.DIRECT_IO, "direct I/O turned off");
+
+    assertThat(TrailingHashes.directIoSuits(Path.of("/proc"))).as("procfs").isFalse();
+    assertThat(TrailingHashes.directIoSuits(root.resolve("missing"))).as("no directory").isFalse();
+    Path shm = Path.of("/dev/shm");
+    if (Files.isDirectory(shm)) {
+      assertThat(TrailingHashes.directIoSuits(shm)).as("tmpfs").isTrue();
+    }
+  }
+
+  @Test
   @Timeout(30) // the session is this thread's: no preemptive timeout
   void blocksLeftByAWritingThreadThatNeverRunsAreWrittenByTheWriterAndTheFileIsComplete()
       throws IOException {
