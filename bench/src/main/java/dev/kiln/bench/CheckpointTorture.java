@@ -9,11 +9,9 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -147,45 +145,15 @@ public final class CheckpointTorture {
               .metric("loss", 1.0 / (1 + current % 17))
               .build(),
           d -> {
-            writeTracked(d.resolve("model.bin"), model); // the path TensorFile takes
+            // As TensorFile writes: hashed as written, with direct I/O where the store allows.
+            TrailingHashes.writeFile(
+                d.resolve("model.bin"), model.length, out -> out.write(ByteBuffer.wrap(model)));
             Files.createDirectory(d.resolve("optim"));
             Files.write(d.resolve("optim/adam.bin"), optimizer);
             Files.writeString(d.resolve("trainer.json"), "{\"step\":" + current + "}");
           });
       System.out.println("committed " + current);
       System.out.flush();
-    }
-  }
-
-  /**
-   * Writes {@code bytes} to {@code file} as {@code TensorFile.write} does: through the save's
-   * tracker, so it is hashed as it is written and, where the system allows, written with direct
-   * I/O.
-   */
-  static void writeTracked(Path file, byte[] bytes) throws IOException {
-    TrailingHashes.Tracker tracker = null;
-    try (FileChannel channel =
-        FileChannel.open(
-            file,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.TRUNCATE_EXISTING,
-            StandardOpenOption.WRITE)) {
-      tracker = TrailingHashes.track(file, bytes.length);
-      ByteBuffer source = ByteBuffer.wrap(bytes);
-      if (tracker != null) {
-        tracker.write(channel, source);
-      }
-      while (source.hasRemaining()) {
-        channel.write(source);
-      }
-    } catch (IOException | RuntimeException e) {
-      if (tracker != null) {
-        tracker.failed();
-      }
-      throw e;
-    }
-    if (tracker != null) {
-      tracker.finished();
     }
   }
 }

@@ -22,7 +22,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -62,56 +61,44 @@ public final class TensorFile {
         throw new IllegalArgumentException("tensors has a null name or array: " + e.getKey());
       }
     }
-    TrailingHashes.Tracker tracker = null;
-    try (FileChannel channel =
-        FileChannel.open(
-            file,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.TRUNCATE_EXISTING,
-            StandardOpenOption.WRITE)) {
-      // Inside a CheckpointStore save, a thread of the store hashes what this writes as it goes.
-      tracker = TrailingHashes.track(file, dataBytes(tensors));
-      Output output = new Output(channel, tracker);
-      ByteArrayOutputStream header = new ByteArrayOutputStream(256);
-      DataOutputStream out = new DataOutputStream(header);
-      out.writeInt(tensors.size());
-      for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
-        NDArray array = e.getValue();
-        if (array.getDataType() == DataType.STRING
-            || array.getSparseFormat() != SparseFormat.DENSE) {
-          out.write(encodeWithDjl(e.getKey(), array));
-          continue;
-        }
-        // Copies the engine makes on the way (to the CPU, to contiguous memory) land in a scratch
-        // manager and are freed after the write; the array returns to its own manager.
-        try (NDManager scratch = array.getManager().newSubManager()) {
-          array.tempAttach(scratch);
-          // A view of the tensor's memory where the engine allows it (PyTorch on CPU), else a copy.
-          ByteBuffer data = array.toByteBuffer(true);
-          out.writeUTF(NdListReader.MAGIC);
-          out.writeInt(NdListReader.VERSION);
-          out.write(1);
-          out.writeUTF(e.getKey());
-          out.writeUTF(SparseFormat.DENSE.name());
-          out.writeUTF(array.getDataType().name());
-          out.write(array.getShape().getEncoded());
-          out.write(data.order() == ByteOrder.BIG_ENDIAN ? '>' : '<');
-          out.writeInt(data.remaining());
+    // Inside a CheckpointStore save, a thread of the store hashes what this writes as it goes.
+    TrailingHashes.writeFile(
+        file,
+        dataBytes(tensors),
+        output -> {
+          ByteArrayOutputStream header = new ByteArrayOutputStream(256);
+          DataOutputStream out = new DataOutputStream(header);
+          out.writeInt(tensors.size());
+          for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            NDArray array = e.getValue();
+            if (array.getDataType() == DataType.STRING
+                || array.getSparseFormat() != SparseFormat.DENSE) {
+              out.write(encodeWithDjl(e.getKey(), array));
+              continue;
+            }
+            // Copies the engine makes on the way (to the CPU, to contiguous memory) land in a
+            // scratch manager and are freed after the write; the array returns to its own manager.
+            try (NDManager scratch = array.getManager().newSubManager()) {
+              array.tempAttach(scratch);
+              // A view of the tensor's memory where the engine allows it (PyTorch on CPU), else a
+              // copy.
+              ByteBuffer data = array.toByteBuffer(true);
+              out.writeUTF(NdListReader.MAGIC);
+              out.writeInt(NdListReader.VERSION);
+              out.write(1);
+              out.writeUTF(e.getKey());
+              out.writeUTF(SparseFormat.DENSE.name());
+              out.writeUTF(array.getDataType().name());
+              out.write(array.getShape().getEncoded());
+              out.write(data.order() == ByteOrder.BIG_ENDIAN ? '>' : '<');
+              out.writeInt(data.remaining());
+              output.write(ByteBuffer.wrap(header.toByteArray()));
+              header.reset();
+              output.write(data);
+            }
+          }
           output.write(ByteBuffer.wrap(header.toByteArray()));
-          header.reset();
-          output.write(data);
-        }
-      }
-      output.write(ByteBuffer.wrap(header.toByteArray()));
-    } catch (IOException | RuntimeException | Error e) {
-      if (tracker != null) {
-        tracker.failed();
-      }
-      throw e;
-    }
-    if (tracker != null) {
-      tracker.finished(); // after the close: some file systems settle size and time only then
-    }
+        });
   }
 
   /**
@@ -132,32 +119,6 @@ public final class TensorFile {
     return bytes;
   }
 
-  /** Writes to the channel in slices, through the tracker (if any), which hashes them. */
-  private static final class Output {
-    private static final int SLICE = 1 << 20;
-    private final FileChannel channel;
-    private final TrailingHashes.Tracker tracker;
-
-    Output(FileChannel channel, TrailingHashes.Tracker tracker) {
-      this.channel = channel;
-      this.tracker = tracker;
-    }
-
-    void write(ByteBuffer buffer) throws IOException {
-      while (buffer.hasRemaining()) {
-        ByteBuffer slice = buffer.slice();
-        slice.limit(Math.min(slice.remaining(), SLICE));
-        int n = slice.remaining();
-        if (tracker != null) {
-          tracker.write(channel, slice);
-        } else {
-          writeFully(channel, slice);
-        }
-        buffer.position(buffer.position() + n);
-      }
-    }
-  }
-
   /** DJL's own encoding of one array, stored under {@code name}. */
   private static byte[] encodeWithDjl(String name, NDArray array) {
     String original = array.getName();
@@ -166,12 +127,6 @@ public final class TensorFile {
       return array.encode();
     } finally {
       array.setName(original);
-    }
-  }
-
-  private static void writeFully(FileChannel channel, ByteBuffer buffer) throws IOException {
-    while (buffer.hasRemaining()) {
-      channel.write(buffer);
     }
   }
 

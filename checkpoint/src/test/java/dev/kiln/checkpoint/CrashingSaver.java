@@ -1,12 +1,9 @@
 package dev.kiln.checkpoint;
 
 import dev.kiln.checkpoint.internal.TrailingHashes;
-import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.Random;
 
 /**
@@ -45,45 +42,15 @@ public final class CrashingSaver {
       store.save(
           CheckpointRequest.builder((int) (step / 10), step).metric("loss", 1.0 / step).build(),
           d -> {
-            writeTracked(d.resolve("model.bin"), model); // the path TensorFile takes
+            // As TensorFile writes: hashed as written, with direct I/O where the store allows.
+            TrailingHashes.writeFile(
+                d.resolve("model.bin"), model.length, out -> out.write(ByteBuffer.wrap(model)));
             Files.createDirectory(d.resolve("optim"));
             Files.write(d.resolve("optim/adam.bin"), optimizer);
             Files.writeString(d.resolve("trainer.json"), "{\"step\":" + current + "}");
           });
       System.out.println("committed " + step);
       System.out.flush();
-    }
-  }
-
-  /**
-   * Writes {@code bytes} to {@code file} as {@code TensorFile.write} does: through the save's
-   * tracker, so it is hashed as it is written and, where the system allows, written with direct
-   * I/O.
-   */
-  static void writeTracked(Path file, byte[] bytes) throws IOException {
-    TrailingHashes.Tracker tracker = null;
-    try (FileChannel channel =
-        FileChannel.open(
-            file,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.TRUNCATE_EXISTING,
-            StandardOpenOption.WRITE)) {
-      tracker = TrailingHashes.track(file, bytes.length);
-      ByteBuffer source = ByteBuffer.wrap(bytes);
-      if (tracker != null) {
-        tracker.write(channel, source);
-      }
-      while (source.hasRemaining()) {
-        channel.write(source);
-      }
-    } catch (IOException | RuntimeException e) {
-      if (tracker != null) {
-        tracker.failed();
-      }
-      throw e;
-    }
-    if (tracker != null) {
-      tracker.finished();
     }
   }
 }

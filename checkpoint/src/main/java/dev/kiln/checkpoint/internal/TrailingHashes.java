@@ -181,6 +181,75 @@ public final class TrailingHashes {
     return session;
   }
 
+  /** Where {@link #writeFile} sends a file's bytes. */
+  public interface Output {
+    /** Writes all of {@code bytes} at the end of the file. */
+    void write(ByteBuffer bytes) throws IOException;
+  }
+
+  /** What writes a file's bytes through an {@link Output}. */
+  public interface Content {
+    void writeTo(Output output) throws IOException;
+  }
+
+  /**
+   * Writes {@code file} (replacing it) with what {@code content} writes. Inside a save on this
+   * thread the bytes go through the file's {@link Tracker}, hashed as they are written and, for a
+   * file expected to reach {@link #START_BYTES}, written with direct I/O where the store allows it;
+   * elsewhere straight to the file. The file is complete when this returns.
+   *
+   * @param expectedBytes about the size the file will have, a hint only
+   */
+  public static void writeFile(Path file, long expectedBytes, Content content) throws IOException {
+    Tracker tracker = null;
+    try (FileChannel channel =
+        FileChannel.open(
+            file,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE)) {
+      tracker = track(file, expectedBytes);
+      content.writeTo(new SlicedOutput(channel, tracker));
+    } catch (IOException | RuntimeException | Error e) {
+      if (tracker != null) {
+        tracker.failed();
+      }
+      throw e;
+    }
+    if (tracker != null) {
+      tracker.finished(); // after the close: some file systems settle size and time only then
+    }
+  }
+
+  /** Writes to the channel in slices, through the tracker (if any), which hashes them. */
+  private static final class SlicedOutput implements Output {
+    private static final int SLICE = 1 << 20;
+    private final FileChannel channel;
+    private final Tracker tracker;
+
+    SlicedOutput(FileChannel channel, Tracker tracker) {
+      this.channel = channel;
+      this.tracker = tracker;
+    }
+
+    @Override
+    public void write(ByteBuffer bytes) throws IOException {
+      while (bytes.hasRemaining()) {
+        ByteBuffer slice = bytes.slice();
+        slice.limit(Math.min(slice.remaining(), SLICE));
+        int n = slice.remaining();
+        if (tracker != null) {
+          tracker.write(channel, slice);
+        } else {
+          while (slice.hasRemaining()) {
+            channel.write(slice);
+          }
+        }
+        bytes.position(bytes.position() + n);
+      }
+    }
+  }
+
   /**
    * A tracker for {@code file}, or null if no save on this thread is writing into a directory that
    * holds it. Call once the file is open for writing and empty, then write it only through {@link
