@@ -1,6 +1,5 @@
 package dev.kiln.checkpoint.internal;
 
-import com.sun.nio.file.ExtendedOpenOption;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
@@ -10,6 +9,7 @@ import java.nio.file.FileStore;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -91,7 +91,8 @@ public final class TrailingHashes {
    */
   static final boolean DIRECT_IO =
       System.getProperty("os.name", "").startsWith("Linux")
-          && !"false".equalsIgnoreCase(System.getProperty("kiln.checkpoint.directIo"));
+          && !"false".equalsIgnoreCase(System.getProperty("kiln.checkpoint.directIo"))
+          && directOption() != null;
 
   /**
    * File systems on a local device, where direct I/O spares the cores and the page cache. Not
@@ -125,6 +126,18 @@ public final class TrailingHashes {
       new ArrayBlockingQueue<>(MAX_ACTIVE * RING);
 
   private TrailingHashes() {}
+
+  /**
+   * The JDK's {@code O_DIRECT} open option, or null in a runtime without {@code jdk.unsupported} (a
+   * trimmed {@code jlink} image, say), which then writes through the page cache.
+   */
+  private static OpenOption directOption() {
+    try {
+      return com.sun.nio.file.ExtendedOpenOption.DIRECT;
+    } catch (LinkageError e) {
+      return null;
+    }
+  }
 
   /** Starts tracking files written under {@code root} on this thread, until closed. */
   public static Session open(Path root, ThreadFactory threads) {
@@ -908,7 +921,7 @@ public final class TrailingHashes {
     private void startWriting() {
       FileChannel channel;
       try {
-        channel = FileChannel.open(file, StandardOpenOption.WRITE, ExtendedOpenOption.DIRECT);
+        channel = FileChannel.open(file, StandardOpenOption.WRITE, directOption());
       } catch (IOException | RuntimeException e) {
         return; // e.g. EINVAL from a file system without O_DIRECT
       }
