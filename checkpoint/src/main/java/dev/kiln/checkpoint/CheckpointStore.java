@@ -1181,9 +1181,9 @@ public final class CheckpointStore {
     /**
      * Makes the threads that sync files, compute checksums (up to one per core, plus up to {@value
      * dev.kiln.checkpoint.internal.TrailingHashes#MAX_ACTIVE} following {@link TensorFile} writes
-     * during a save, each with a second thread writing its file with direct I/O on Linux), read
-     * small checkpoints and delete pruned checkpoints; each lives for one save or load at most.
-     * Default: daemon threads named {@code kiln-checkpoint-N}.
+     * during a save, each with a second thread writing its file with direct I/O on a local Linux
+     * file system), read small checkpoints and delete pruned checkpoints; each lives for one save
+     * or load at most. Default: daemon threads named {@code kiln-checkpoint-N}.
      */
     public Builder threadFactory(ThreadFactory threadFactory) {
       this.threadFactory = Objects.requireNonNull(threadFactory, "threadFactory == null");

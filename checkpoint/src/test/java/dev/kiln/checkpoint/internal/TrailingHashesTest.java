@@ -35,6 +35,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.BeforeEach;
@@ -314,6 +317,44 @@ class TrailingHashesTest {
           .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
     }
     assertThat(broken.requests()).as("a hashing and a writing thread asked for").isEqualTo(2);
+  }
+
+  @Test
+  @Timeout(30)
+  void aWritingThreadThatNeverGetsToRunLeavesTheWritesToTheWriterAfterASecond() throws Exception {
+    assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(8 * MIB + 1, 88);
+    // The factory's threads wait for one pool thread, which the hashing task keeps busy: the
+    // writing task only runs once the file is hashed.
+    ExecutorService single = Executors.newSingleThreadExecutor();
+    ThreadFactory queued =
+        task -> {
+          Thread thread =
+              new Thread(
+                  () -> {
+                    try {
+                      single.submit(task).get();
+                    } catch (InterruptedException | ExecutionException e) {
+                      throw new IllegalStateException(e);
+                    }
+                  });
+          thread.setDaemon(true);
+          return thread;
+        };
+    try (TrailingHashes.Session session = TrailingHashes.open(root, queued)) {
+      try (FileChannel channel = openForWriting(file)) {
+        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+        writeSlices(channel, tracker, data, SLICE);
+        tracker.finished();
+      }
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.digests(file))
+          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+    } finally {
+      single.shutdownNow();
+    }
   }
 
   @Test
