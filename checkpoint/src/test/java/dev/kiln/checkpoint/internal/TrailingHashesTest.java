@@ -270,12 +270,9 @@ class TrailingHashesTest {
     Path file = root.resolve("model.bin");
     byte[] data = randomBytes(3 * MIB + 9, 87);
     try (TrailingHashes.Session session = TrailingHashes.open(root, threads, f -> {}, false)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
-        writeSlices(channel, tracker, data, SLICE);
-        assertThat(channel.position()).isEqualTo(data.length);
-        tracker.finished();
-      }
+      assertThat(writeFromStart(file, data))
+          .as("written through the channel")
+          .isEqualTo(data.length);
 
       assertThat(threads.created()).as("a hashing thread only").hasSize(1);
       assertThat(session.digests(file))
@@ -305,11 +302,7 @@ class TrailingHashesTest {
     byte[] data = randomBytes(7 * MIB + 3, 81); // more blocks than the ring holds
     FailingThreadFactory broken = new FailingThreadFactory(Failure.NONE, Failure.NEVER_RUNS);
     try (TrailingHashes.Session session = TrailingHashes.open(root, broken)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
-        writeSlices(channel, tracker, data, SLICE);
-        tracker.finished();
-      }
+      writeFromStart(file, data);
 
       assertThat(Files.readAllBytes(file)).isEqualTo(data);
       assertThat(session.isUnchanged(file)).isTrue();
@@ -343,15 +336,9 @@ class TrailingHashesTest {
           return thread;
         };
     try (TrailingHashes.Session session = TrailingHashes.open(root, queued)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
-        writeSlices(channel, tracker, data, SLICE);
-        tracker.finished();
-      }
+      writeFromStart(file, data);
 
-      assertThat(Files.readAllBytes(file)).isEqualTo(data);
-      assertThat(session.digests(file))
-          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+      assertHoldsWithItsDigests(session, file, data);
     } finally {
       single.shutdownNow();
     }
@@ -365,16 +352,11 @@ class TrailingHashesTest {
     byte[] data = randomBytes(3 * MIB + 3, 82);
     FailingThreadFactory refusing = new FailingThreadFactory(Failure.NONE, Failure.THROW);
     try (TrailingHashes.Session session = TrailingHashes.open(root, refusing)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
-        writeSlices(channel, tracker, data, SLICE);
-        assertThat(channel.position()).isEqualTo(data.length);
-        tracker.finished();
-      }
+      assertThat(writeFromStart(file, data))
+          .as("written through the channel")
+          .isEqualTo(data.length);
 
-      assertThat(Files.readAllBytes(file)).isEqualTo(data);
-      assertThat(session.digests(file))
-          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+      assertHoldsWithItsDigests(session, file, data);
     }
     assertThat(refusing.requests()).as("a hashing and a writing thread asked for").isEqualTo(2);
   }
@@ -496,11 +478,7 @@ class TrailingHashesTest {
     byte[] data = randomBytes(3 * MIB + 1, 68);
     FailingThreadFactory refusing = new FailingThreadFactory(Failure.THROW);
     try (TrailingHashes.Session session = TrailingHashes.open(root, refusing)) {
-      try (FileChannel channel = openForWriting(file)) {
-        TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
-        writeSlices(channel, tracker, data, SLICE);
-        tracker.finished();
-      }
+      writeFromStart(file, data);
 
       assertThat(Files.readAllBytes(file)).isEqualTo(data);
       assertThat(session.isFollowed(file)).isFalse();
@@ -543,9 +521,7 @@ class TrailingHashesTest {
         tracker.finished();
       }
 
-      assertThat(Files.readAllBytes(file)).isEqualTo(data);
-      assertThat(session.digests(file))
-          .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+      assertHoldsWithItsDigests(session, file, data);
     }
   }
 
@@ -1412,6 +1388,30 @@ class TrailingHashesTest {
       FileChannel channel, TrailingHashes.Tracker tracker, byte[] data, int slice)
       throws IOException {
     writeSlices(channel, tracker, data, 0, data.length, slice);
+  }
+
+  /** {@code file} holds {@code data}, and the session's digests are those of {@code data}. */
+  private static void assertHoldsWithItsDigests(
+      TrailingHashes.Session session, Path file, byte[] data) throws IOException {
+    assertThat(Files.readAllBytes(file)).isEqualTo(data);
+    assertThat(session.digests(file))
+        .isEqualTo(new TrailingHashes.Digests(data.length, sha256(data), partCrc32cs(data, MIB)));
+  }
+
+  /**
+   * Writes {@code data} as {@code TensorFile} does, through a tracker told the size first (so
+   * followed from the start, and written directly where the store would), and finishes it.
+   *
+   * @return the channel's position after the writes: 0 if every byte was written directly
+   */
+  private static long writeFromStart(Path file, byte[] data) throws IOException {
+    try (FileChannel channel = openForWriting(file)) {
+      TrailingHashes.Tracker tracker = TrailingHashes.track(file, data.length);
+      writeSlices(channel, tracker, data, SLICE);
+      long position = channel.position();
+      tracker.finished();
+      return position;
+    }
   }
 
   /** Writes bytes {@code from} to {@code to} of {@code data} through the tracker, in slices. */
