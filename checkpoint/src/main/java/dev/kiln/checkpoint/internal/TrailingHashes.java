@@ -342,6 +342,9 @@ public final class TrailingHashes {
       try {
         Thread thread = threads.newThread(tracker::run);
         tracker.thread = thread;
+        synchronized (tracker) {
+          tracker.hashingStartNanos = System.nanoTime();
+        }
         thread.start();
         return true;
       } catch (Throwable e) {
@@ -528,6 +531,9 @@ public final class TrailingHashes {
     private boolean cancelled;
     private boolean abandoned; // the writer stopped handing over blocks: no result
     private boolean threadEnded;
+    private boolean hashingStarted; // the hashing thread runs its task
+    private boolean hashingEnded; // its task has returned
+    private long hashingStartNanos; // when the hashing thread was started
     private boolean writingStarted; // writerThread runs the writes: only it takes from toWrite
     private long writingStartNanos; // when writerThread was started
     private boolean writesEnded; // writerThread has stopped, or never ran
@@ -727,6 +733,7 @@ public final class TrailingHashes {
         return;
       }
       boolean interrupted = false;
+      boolean ran;
       synchronized (this) {
         while (!writesEnded) {
           if (writingThreadLost()) {
@@ -739,6 +746,10 @@ public final class TrailingHashes {
             interrupted = true;
           }
         }
+        ran = writingStarted;
+      }
+      if (ran) {
+        Threads.joinUninterruptibly(writing); // its task has returned: the thread ends now
       }
       if (interrupted) {
         Thread.currentThread().interrupt();
@@ -838,8 +849,8 @@ public final class TrailingHashes {
             interrupted = true;
             break;
           }
-          if (held >= RING && !thread.isAlive()) {
-            threadEnded = true; // a factory's thread that never ran the tracker, or died
+          if (held >= RING && hashingThreadLost()) {
+            threadEnded = true; // its blocks will not be hashed: the store hashes the file later
           }
         }
         if (interrupted) {
@@ -883,7 +894,7 @@ public final class TrailingHashes {
           if (held >= RING && !writesEnded && writingThreadLost()) {
             writesEnded = true; // its blocks are the writer's now
           }
-          if (held >= RING && !threadEnded && !thread.isAlive()) {
+          if (held >= RING && !threadEnded && hashingThreadLost()) {
             threadEnded = true; // the same for the hashing thread: its blocks are not hashed
             goOff();
           }
@@ -1058,7 +1069,7 @@ public final class TrailingHashes {
         cancelled = true;
         notifyAll();
       }
-      Threads.joinUninterruptibly(thread);
+      awaitHashingThread();
       awaitWritingThread();
       FileChannel channel = direct;
       if (channel != null) {
@@ -1076,9 +1087,52 @@ public final class TrailingHashes {
           return null; // unfinished writer (close() stops the thread), or never followed
         }
       }
-      Threads.joinUninterruptibly(thread);
+      awaitHashingThread();
       synchronized (this) {
         return failed || abandoned || digests == null || digests.size() != size ? null : digests;
+      }
+    }
+
+    /**
+     * Whether the hashing thread has not started hashing and will not in time: it has ended without
+     * running its task, or has not begun a second after it was started. Call holding this; the
+     * writer then stops following the file, and the task, should it start later, does nothing.
+     */
+    private boolean hashingThreadLost() {
+      return !hashingStarted
+          && (!thread.isAlive() || System.nanoTime() - hashingStartNanos > 1_000_000_000L);
+    }
+
+    /**
+     * Waits until the hashing task has returned, or has not started and will not in time (see
+     * {@link #hashingThreadLost}; it then does nothing if it starts later). Not by {@code join}: a
+     * factory's thread may hand its task to another thread, or wait for a busy pool.
+     */
+    private void awaitHashingThread() {
+      if (thread == null) {
+        return;
+      }
+      boolean interrupted = false;
+      boolean ran;
+      synchronized (this) {
+        while (!hashingEnded) {
+          if (hashingThreadLost()) {
+            threadEnded = true;
+            break;
+          }
+          try {
+            wait(100);
+          } catch (InterruptedException e) {
+            interrupted = true;
+          }
+        }
+        ran = hashingStarted;
+      }
+      if (ran) {
+        Threads.joinUninterruptibly(thread); // its task has returned: the thread ends now
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
       }
     }
 
@@ -1086,6 +1140,12 @@ public final class TrailingHashes {
     private void run() {
       Block inHand = null; // taken off the queue: only this thread gives it back
       try {
+        synchronized (this) {
+          if (threadEnded) {
+            return; // given up on (hashingThreadLost): the store hashes the file later
+          }
+          hashingStarted = true;
+        }
         MessageDigest sha = MessageDigest.getInstance("SHA-256");
         long hashed = 0;
         while (true) {
@@ -1127,6 +1187,7 @@ public final class TrailingHashes {
       } finally {
         synchronized (this) {
           threadEnded = true;
+          hashingEnded = true;
           if (inHand != null) {
             release(inHand);
           }

@@ -35,6 +35,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -341,6 +342,44 @@ class TrailingHashesTest {
       assertHoldsWithItsDigests(session, file, data);
     } finally {
       single.shutdownNow();
+    }
+  }
+
+  @Test
+  @Timeout(30)
+  void aHashingThreadThatNeverGetsToRunLeavesTheFileUnfollowedAfterASecond() throws Exception {
+    Path file = root.resolve("model.bin");
+    byte[] data = randomBytes(8 * MIB + 1, 89);
+    // The factory's threads wait for one pool thread, which something else keeps busy meanwhile.
+    ExecutorService single = Executors.newSingleThreadExecutor();
+    CountDownLatch busy = new CountDownLatch(1);
+    single.submit(
+        () -> {
+          busy.await();
+          return null;
+        });
+    ThreadFactory queued =
+        task -> {
+          Thread thread =
+              new Thread(
+                  () -> {
+                    try {
+                      single.submit(task).get();
+                    } catch (InterruptedException | ExecutionException e) {
+                      throw new IllegalStateException(e);
+                    }
+                  });
+          thread.setDaemon(true);
+          return thread;
+        };
+    try (TrailingHashes.Session session = TrailingHashes.open(root, queued, f -> {}, false)) {
+      writeFromStart(file, data);
+
+      assertThat(Files.readAllBytes(file)).isEqualTo(data);
+      assertThat(session.digests(file)).as("not followed: the store hashes it").isNull();
+    } finally {
+      busy.countDown();
+      single.shutdown();
     }
   }
 
