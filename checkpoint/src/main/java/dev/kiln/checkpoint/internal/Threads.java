@@ -26,4 +26,31 @@ public final class Threads {
       Thread.currentThread().interrupt();
     }
   }
+
+  /**
+   * Waits up to {@code millis} for {@code thread} (if not null) to end, even if interrupted; for a
+   * thread whose task has returned, which a factory's wrapper may outlive. The interrupt flag is
+   * restored afterwards.
+   */
+  public static void joinUninterruptibly(Thread thread, long millis) {
+    if (thread == null) {
+      return;
+    }
+    long deadline = System.nanoTime() + millis * 1_000_000L;
+    boolean interrupted = false;
+    while (thread.isAlive()) {
+      long left = (deadline - System.nanoTime()) / 1_000_000L;
+      if (left <= 0) {
+        break;
+      }
+      try {
+        thread.join(left);
+      } catch (InterruptedException e) {
+        interrupted = true;
+      }
+    }
+    if (interrupted) {
+      Thread.currentThread().interrupt();
+    }
+  }
 }

@@ -341,10 +341,10 @@ public final class TrailingHashes {
       }
       try {
         Thread thread = threads.newThread(tracker::run);
-        tracker.thread = thread;
         synchronized (tracker) {
-          tracker.hashingStartNanos = System.nanoTime();
+          tracker.hashingStartNanos = System.nanoTime(); // before anyone can see the thread
         }
+        tracker.thread = thread;
         thread.start();
         return true;
       } catch (Throwable e) {
@@ -749,7 +749,7 @@ public final class TrailingHashes {
         ran = writingStarted;
       }
       if (ran) {
-        Threads.joinUninterruptibly(writing); // its task has returned: the thread ends now
+        Threads.joinUninterruptibly(writing, 1000); // its task has returned: the thread ends now
       }
       if (interrupted) {
         Thread.currentThread().interrupt();
@@ -849,8 +849,8 @@ public final class TrailingHashes {
             interrupted = true;
             break;
           }
-          if (held >= RING && hashingThreadLost()) {
-            threadEnded = true; // its blocks will not be hashed: the store hashes the file later
+          if (held >= RING && !threadEnded && hashingThreadLost()) {
+            giveUpOnHashing(); // its blocks will not be hashed: the store hashes the file later
           }
         }
         if (interrupted) {
@@ -895,7 +895,7 @@ public final class TrailingHashes {
             writesEnded = true; // its blocks are the writer's now
           }
           if (held >= RING && !threadEnded && hashingThreadLost()) {
-            threadEnded = true; // the same for the hashing thread: its blocks are not hashed
+            giveUpOnHashing(); // the same for the hashing thread: its blocks are not hashed
             goOff();
           }
         }
@@ -1117,7 +1117,7 @@ public final class TrailingHashes {
       synchronized (this) {
         while (!hashingEnded) {
           if (hashingThreadLost()) {
-            threadEnded = true;
+            giveUpOnHashing();
             break;
           }
           try {
@@ -1129,11 +1129,30 @@ public final class TrailingHashes {
         ran = hashingStarted;
       }
       if (ran) {
-        Threads.joinUninterruptibly(thread); // its task has returned: the thread ends now
+        Threads.joinUninterruptibly(thread, 1000); // its task has returned: the thread ends now
       }
       if (interrupted) {
         Thread.currentThread().interrupt();
       }
+    }
+
+    /**
+     * Gives up on a hashing task that has not started in time ({@link #hashingThreadLost}); call
+     * holding this. It does nothing if it starts later; the blocks queued for it go back now.
+     */
+    private void giveUpOnHashing() {
+      if (!threadEnded) {
+        log.debug(
+            "The hashing thread for {} did not start within a second: the store hashes the file"
+                + " after its writer",
+            file);
+      }
+      threadEnded = true;
+      for (Block queued : queue) {
+        release(queued);
+      }
+      queue.clear();
+      notifyAll();
     }
 
     /** The hashing thread. */

@@ -372,11 +372,17 @@ class TrailingHashesTest {
           thread.setDaemon(true);
           return thread;
         };
+    Path small = root.resolve("small.bin");
+    byte[] fewBlocks =
+        randomBytes(3 * MIB, 90); // fewer blocks than the ring: the writer never waits
     try (TrailingHashes.Session session = TrailingHashes.open(root, queued, f -> {}, false)) {
       writeFromStart(file, data);
+      writeFromStart(small, fewBlocks);
 
       assertThat(Files.readAllBytes(file)).isEqualTo(data);
       assertThat(session.digests(file)).as("not followed: the store hashes it").isNull();
+      assertThat(Files.readAllBytes(small)).isEqualTo(fewBlocks);
+      assertThat(session.digests(small)).as("given up on when asked for").isNull();
     } finally {
       busy.countDown();
       single.shutdown();
