@@ -54,6 +54,8 @@ public final class CheckpointTorture {
                   "-XX:+UseSerialGC",
                   "-Xmx64m",
                   "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+                  "-Dkiln.checkpoint.directIoMinBytes=1048576", // model.bin (2 MiB) written
+                                                                // directly
                   "-cp",
                   System.getProperty("java.class.path"),
                   CheckpointTorture.class.getName(),

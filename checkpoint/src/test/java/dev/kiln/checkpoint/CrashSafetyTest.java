@@ -106,6 +106,7 @@ class CrashSafetyTest {
             "-Xmx64m",
             "-Xss512k",
             "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+            "-Dkiln.checkpoint.directIoMinBytes=1048576", // model.bin (2 MiB) written directly
             "-cp",
             System.getProperty("java.class.path"),
             CrashingSaver.class.getName(),

@@ -14,13 +14,15 @@ public final class DirectIo {
   private DirectIo() {}
 
   /**
-   * True where the store picks direct I/O for {@code dir} ({@link TrailingHashes#directIoSuits})
-   * and its file system takes {@code O_DIRECT}: then a file followed from its start has a writing
-   * thread beside its hashing thread.
+   * True where the store picks direct I/O for {@code dir} ({@link TrailingHashes#directIoSuits}),
+   * files of a MiB get it ({@code kiln.checkpoint.directIoMinBytes}, which this module's build
+   * lowers to 1 MiB) and the file system takes {@code O_DIRECT}: then a file followed from its
+   * start has a writing thread beside its hashing thread.
    */
   public static boolean isUsedIn(Path dir) throws IOException {
-    if (!TrailingHashes.directIoSuits(dir)) {
-      return false;
+    if (!TrailingHashes.directIoSuits(dir)
+        || Long.getLong("kiln.checkpoint.directIoMinBytes", 64L << 20) > (1 << 20)) {
+      return false; // the tests' files are a few MiB: direct only if the build lowers the minimum
     }
     Path probe = Files.createTempFile(dir, "direct-io-probe", ".bin");
     try (FileChannel channel =

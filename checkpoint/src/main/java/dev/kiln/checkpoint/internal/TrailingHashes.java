@@ -51,12 +51,13 @@ import org.slf4j.LoggerFactory;
  * most {@link #MAX_ACTIVE} files are followed at once, and others (and small files) are hashed by
  * the store afterwards.
  *
- * <p>A file whose writer expects it to reach {@link #START_BYTES} is followed from its start, and
- * on Linux written with direct I/O ({@code O_DIRECT}) from the same blocks, by a second thread from
- * the store's factory, at each block's place; its last, partial block is written through the page
- * cache when the writer finishes. The device reads the blocks from memory, so no core copies the
- * file into the page cache or writes it back. Where the file system refuses, the file goes through
- * the page cache as before.
+ * <p>A file whose writer expects it to reach {@link #START_BYTES} is followed from its start. If it
+ * is expected to reach {@link #DIRECT_MIN_BYTES}, it is also written with direct I/O ({@code
+ * O_DIRECT}) on a local Linux file system, from the same blocks, by a second thread from the
+ * store's factory, at each block's place; its last, partial block is written through the page cache
+ * when the writer finishes. The device reads the blocks from memory, so no core copies the file
+ * into the page cache or writes it back. Where the file system refuses, the file goes through the
+ * page cache as before.
  *
  * <p>When the writer finishes a file, the tracker seals it ({@link Seal}: it sets the file's
  * modification time 10 s back, with nanoseconds of its own, and notes it with the file's size,
@@ -95,6 +96,16 @@ public final class TrailingHashes {
       System.getProperty("os.name", "").startsWith("Linux")
           && !"false".equalsIgnoreCase(System.getProperty("kiln.checkpoint.directIo"))
           && directOption() != null;
+
+  /**
+   * Files expected to reach this many bytes are written with direct I/O, where the store's
+   * directory suits it; smaller ones go through the page cache, which costs them less (about 1 ms
+   * in a 14 MB checkpoint here) and leaves them cached for a load. Direct I/O pays off for large
+   * files: 1 GiB saved in 0.8–1.0 s every time, against 0.9–4.8 s through the page cache, and
+   * without pushing the training data out of it. {@code -Dkiln.checkpoint.directIoMinBytes} changes
+   * it; default 64 MiB.
+   */
+  static final long DIRECT_MIN_BYTES = Long.getLong("kiln.checkpoint.directIoMinBytes", 64L << 20);
 
   /**
    * File systems on a local device, where direct I/O spares the cores and the page cache. Not
@@ -294,7 +305,7 @@ public final class TrailingHashes {
     }
     Tracker tracker = session.track(path);
     if (expectedBytes >= START_BYTES) {
-      tracker.startNow();
+      tracker.startNow(expectedBytes >= DIRECT_MIN_BYTES);
     }
     return tracker;
   }
@@ -941,14 +952,17 @@ public final class TrailingHashes {
       }
     }
 
-    /** Starts following the file before its first block is full, writing it directly if it can. */
-    private void startNow() {
+    /**
+     * Starts following the file before its first block is full, writing it directly if it is {@code
+     * large} ({@link #DIRECT_MIN_BYTES}) and the session allows it.
+     */
+    private void startNow(boolean large) {
       startTried = true;
       if (!session.startThread(this)) {
         goOff();
         return;
       }
-      if (session.directIo) {
+      if (large && session.directIo) {
         startWriting();
       }
     }
