@@ -225,8 +225,8 @@ public final class TrailingHashes {
   /**
    * Writes {@code file} (replacing it) with what {@code content} writes. Inside a save on this
    * thread the bytes go through the file's {@link Tracker}, hashed as they are written and, for a
-   * file expected to reach {@link #START_BYTES}, written with direct I/O where the store allows it;
-   * elsewhere straight to the file. The file is complete when this returns.
+   * file expected to reach {@link #DIRECT_MIN_BYTES}, written with direct I/O where the store
+   * allows it; elsewhere straight to the file. The file is complete when this returns.
    *
    * @param expectedBytes about the size the file will have, a hint only
    */
@@ -292,7 +292,8 @@ public final class TrailingHashes {
   /**
    * As {@link #track(Path)}, for a file that its writer expects to reach {@code expectedBytes}: if
    * that is {@link #START_BYTES} or more, the thread that hashes it starts now, while the writer
-   * prepares the first block, rather than once the block is full.
+   * prepares the first block, rather than once the block is full; if it is {@link
+   * #DIRECT_MIN_BYTES} or more and the session allows it, a thread writing it with direct I/O too.
    */
   public static Tracker track(Path file, long expectedBytes) {
     Session session = CURRENT.get();
@@ -564,11 +565,11 @@ public final class TrailingHashes {
      * Writes all of {@code source} to the file at the end of what was written through this tracker
      * so far. While the file is followed, the bytes are copied into a block first and written from
      * there, so the file holds exactly what is hashed even if {@code source} changes meanwhile. A
-     * file followed from its start ({@link #track(Path, long)}) is written from the blocks with
-     * direct I/O where the system allows it, on a thread of the store's, not through {@code
-     * channel} (whose position and size then stay as they were): it is complete only once {@link
-     * #finished} returns. Otherwise {@code channel}'s position must be the number of bytes written
-     * through this tracker so far.
+     * file followed from its start ({@link #track(Path, long)}) and expected to reach {@link
+     * #DIRECT_MIN_BYTES} is written from the blocks with direct I/O where the system allows it, on
+     * a thread of the store's, not through {@code channel} (whose position and size then stay as
+     * they were): it is complete only once {@link #finished} returns. Otherwise {@code channel}'s
+     * position must be the number of bytes written through this tracker so far.
      */
     public void write(FileChannel channel, ByteBuffer source) throws IOException {
       if (direct != null && Thread.currentThread().isInterrupted()) {
