@@ -31,6 +31,7 @@ import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
@@ -734,22 +735,37 @@ public final class TrailingHashes {
       }
     }
 
-    /**
-     * Waits until the writing thread, if any, is done with the direct channel: it has ended, or it
-     * never started running the writes (then it never will). Not by {@code join}: a factory's
-     * thread may hand its task to another thread.
-     */
+    /** Waits until the writing thread is done with the direct channel (see {@link #awaitTask}). */
     private void awaitWritingThread() {
-      Thread writing = writerThread;
-      if (writing == null) {
+      awaitTask(
+          writerThread,
+          () -> writesEnded,
+          () -> writingStarted,
+          this::writingThreadLost,
+          () -> writesEnded = true);
+    }
+
+    /**
+     * Waits until a task of this tracker's has returned, or has not started and will not in time
+     * ({@code lost}; then {@code giveUp}, after which the task does nothing should it start later),
+     * holding this while it checks. Not by {@code join}: a factory's thread may hand its task to
+     * another thread, or wait for a busy pool. A thread whose task ran is then joined briefly.
+     */
+    private void awaitTask(
+        Thread thread,
+        BooleanSupplier ended,
+        BooleanSupplier started,
+        BooleanSupplier lost,
+        Runnable giveUp) {
+      if (thread == null) {
         return;
       }
       boolean interrupted = false;
       boolean ran;
       synchronized (this) {
-        while (!writesEnded) {
-          if (writingThreadLost()) {
-            writesEnded = true;
+        while (!ended.getAsBoolean()) {
+          if (lost.getAsBoolean()) {
+            giveUp.run();
             break;
           }
           try {
@@ -758,10 +774,10 @@ public final class TrailingHashes {
             interrupted = true;
           }
         }
-        ran = writingStarted;
+        ran = started.getAsBoolean();
       }
       if (ran) {
-        Threads.joinUninterruptibly(writing, 1000); // its task has returned: the thread ends now
+        Threads.joinUninterruptibly(thread, 1000); // its task has returned: the thread ends now
       }
       if (interrupted) {
         Thread.currentThread().interrupt();
@@ -775,8 +791,15 @@ public final class TrailingHashes {
      * which the thread, should it start later, leaves alone.
      */
     private boolean writingThreadLost() {
-      return !writingStarted
-          && (!writerThread.isAlive() || System.nanoTime() - writingStartNanos > 1_000_000_000L);
+      return notStartingInTime(writingStarted, writerThread, writingStartNanos);
+    }
+
+    /**
+     * Whether a task that has not {@code started} will not in time: its thread has ended without
+     * running it, or has not begun it a second after {@code startNanos}.
+     */
+    private static boolean notStartingInTime(boolean started, Thread thread, long startNanos) {
+      return !started && (!thread.isAlive() || System.nanoTime() - startNanos > 1_000_000_000L);
     }
 
     private void throwWriteFailure() throws IOException {
@@ -1114,41 +1137,17 @@ public final class TrailingHashes {
      * writer then stops following the file, and the task, should it start later, does nothing.
      */
     private boolean hashingThreadLost() {
-      return !hashingStarted
-          && (!thread.isAlive() || System.nanoTime() - hashingStartNanos > 1_000_000_000L);
+      return notStartingInTime(hashingStarted, thread, hashingStartNanos);
     }
 
-    /**
-     * Waits until the hashing task has returned, or has not started and will not in time (see
-     * {@link #hashingThreadLost}; it then does nothing if it starts later). Not by {@code join}: a
-     * factory's thread may hand its task to another thread, or wait for a busy pool.
-     */
+    /** Waits until the hashing task has returned, or gives up on it (see {@link #awaitTask}). */
     private void awaitHashingThread() {
-      if (thread == null) {
-        return;
-      }
-      boolean interrupted = false;
-      boolean ran;
-      synchronized (this) {
-        while (!hashingEnded) {
-          if (hashingThreadLost()) {
-            giveUpOnHashing();
-            break;
-          }
-          try {
-            wait(100);
-          } catch (InterruptedException e) {
-            interrupted = true;
-          }
-        }
-        ran = hashingStarted;
-      }
-      if (ran) {
-        Threads.joinUninterruptibly(thread, 1000); // its task has returned: the thread ends now
-      }
-      if (interrupted) {
-        Thread.currentThread().interrupt();
-      }
+      awaitTask(
+          thread,
+          () -> hashingEnded,
+          () -> hashingStarted,
+          this::hashingThreadLost,
+          this::giveUpOnHashing);
     }
 
     /**

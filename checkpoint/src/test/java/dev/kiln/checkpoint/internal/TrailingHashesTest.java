@@ -322,20 +322,7 @@ class TrailingHashesTest {
     // The factory's threads wait for one pool thread, which the hashing task keeps busy: the
     // writing task only runs once the file is hashed.
     ExecutorService single = Executors.newSingleThreadExecutor();
-    ThreadFactory queued =
-        task -> {
-          Thread thread =
-              new Thread(
-                  () -> {
-                    try {
-                      single.submit(task).get();
-                    } catch (InterruptedException | ExecutionException e) {
-                      throw new IllegalStateException(e);
-                    }
-                  });
-          thread.setDaemon(true);
-          return thread;
-        };
+    ThreadFactory queued = queuedOn(single);
     try (TrailingHashes.Session session = TrailingHashes.open(root, queued)) {
       writeFromStart(file, data);
 
@@ -358,20 +345,7 @@ class TrailingHashesTest {
           busy.await();
           return null;
         });
-    ThreadFactory queued =
-        task -> {
-          Thread thread =
-              new Thread(
-                  () -> {
-                    try {
-                      single.submit(task).get();
-                    } catch (InterruptedException | ExecutionException e) {
-                      throw new IllegalStateException(e);
-                    }
-                  });
-          thread.setDaemon(true);
-          return thread;
-        };
+    ThreadFactory queued = queuedOn(single);
     Path small = root.resolve("small.bin");
     byte[] fewBlocks =
         randomBytes(3 * MIB, 90); // fewer blocks than the ring: the writer never waits
@@ -1433,6 +1407,23 @@ class TrailingHashesTest {
       FileChannel channel, TrailingHashes.Tracker tracker, byte[] data, int slice)
       throws IOException {
     writeSlices(channel, tracker, data, 0, data.length, slice);
+  }
+
+  /** A factory whose threads only hand their task to {@code pool} and wait for it. */
+  private static ThreadFactory queuedOn(ExecutorService pool) {
+    return task -> {
+      Thread thread =
+          new Thread(
+              () -> {
+                try {
+                  pool.submit(task).get();
+                } catch (InterruptedException | ExecutionException e) {
+                  throw new IllegalStateException(e);
+                }
+              });
+      thread.setDaemon(true);
+      return thread;
+    };
   }
 
   /** {@code file} holds {@code data}, and the session's digests are those of {@code data}. */
