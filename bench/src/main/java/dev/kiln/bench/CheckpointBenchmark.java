@@ -73,6 +73,13 @@ public final class CheckpointBenchmark {
 
   private static final int CHUNK = 1 << 20;
 
+  /**
+   * Saves and loads per side for the seed CNN's states ({@code -Dreps}; default 31). A 14 MB save
+   * on a shared VM varies by a few milliseconds from one to the next, as much as the difference
+   * measured: fewer than about 30 left the median ratio moving by 10 points between runs.
+   */
+  private static final int SMALL_REPS = Integer.getInteger("reps", 31);
+
   private CheckpointBenchmark() {}
 
   public static void main(String[] args) throws Exception {
@@ -104,8 +111,8 @@ public final class CheckpointBenchmark {
         Map<String, Map<String, long[]>> full = new LinkedHashMap<>();
         full.put("optimizer.ndlist", adadelta); // in the trainer's order: the larger file first
         full.put("model.ndlist", cnn);
-        run("seed CNN, full state", full, 15, root.resolve("small"), manager);
-        run("seed CNN, weights", Map.of("model.ndlist", cnn), 15, root.resolve("weights"), manager);
+        run("seed CNN, full state", full, SMALL_REPS, root.resolve("small"), manager);
+        run("seed CNN, weights", Map.of("model.ndlist", cnn), SMALL_REPS, root.resolve("weights"), manager);
       }
       if (!which.equals("small")) {
         Map<String, long[]> big = new LinkedHashMap<>();

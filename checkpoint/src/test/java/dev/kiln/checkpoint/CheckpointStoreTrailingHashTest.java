@@ -5,6 +5,7 @@ import static dev.kiln.checkpoint.IndependentChecksums.sha256;
 import static dev.kiln.checkpoint.TestCheckpoints.CLOCK;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -191,6 +192,63 @@ class CheckpointStoreTrailingHashTest {
         .isLessThan(calls.indexOf("fsync model.ndlist"));
     assertThat(calls.indexOf("flush optimizer.ndlist"))
         .isLessThan(calls.indexOf("fsync optimizer.ndlist"));
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertThat(store.latestValid()).contains(saved);
+  }
+
+  @Test
+  void onLinuxTheWritersThreadStartsEachTensorFilesWritebackSoTheSyncThreadFlushesNothing()
+      throws IOException {
+    assumeTrue(System.getProperty("os.name", "").startsWith("Linux"), "sync_file_range");
+    RecordingFileOps fileOps = new RecordingFileOps().withWriteback();
+    CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
+    NDArray weights = tensor(3 * MIB / 4, 7); // 3 MiB
+    NDArray small = tensor(1000, 8);
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
+              TensorFile.write(d.resolve("optimizer.ndlist"), Map.of("fc.weight.m", small));
+            });
+
+    List<String> calls = fileOps.calls();
+    assertThat(calls).contains("writeback model.ndlist").noneMatch(c -> c.startsWith("flush "));
+    assertThat(calls.lastIndexOf("writeback model.ndlist"))
+        .isLessThan(calls.indexOf("fsync model.ndlist"));
+    assertRecordedAsCommitted(saved, "model.ndlist");
+    assertThat(store.latestValid()).contains(saved);
+  }
+
+  @Test
+  void aWritebackTheSystemRefusesIsFlushedByTheSyncThreadAndDoesNotFailTheSave()
+      throws IOException {
+    RecordingFileOps fileOps =
+        new RecordingFileOps()
+            .withWriteback()
+            .failOn("writeback model.ndlist", new IOException("Operation not supported"));
+    CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
+    NDArray weights = tensor(3 * MIB / 4, 7); // 3 MiB
+
+    Checkpoint saved =
+        store.save(
+            CheckpointRequest.of(0, 1),
+            d -> {
+              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
+              assertTimeoutPreemptively(
+                  Duration.ofSeconds(60),
+                  () -> {
+                    while (!fileOps.calls().contains("flush model.ndlist")) {
+                      Thread.onSpinWait();
+                    }
+                  });
+            });
+
+    List<String> calls = fileOps.calls();
+    assertThat(calls.indexOf("writeback model.ndlist"))
+        .isLessThan(calls.indexOf("flush model.ndlist"));
+    assertThat(calls.indexOf("flush model.ndlist")).isLessThan(calls.indexOf("fsync model.ndlist"));
     assertRecordedAsCommitted(saved, "model.ndlist");
     assertThat(store.latestValid()).contains(saved);
   }

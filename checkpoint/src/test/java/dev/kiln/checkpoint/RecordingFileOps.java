@@ -18,6 +18,7 @@ class RecordingFileOps implements FileOps {
   private int failAtCall = -1;
   private String failOnCall;
   private IOException failure;
+  private volatile boolean writeback;
 
   /**
    * Makes call number {@code index} (0-based, counting every operation) throw {@code failure} once.
@@ -35,6 +36,16 @@ class RecordingFileOps implements FileOps {
   RecordingFileOps failOn(String call, IOException failure) {
     this.failOnCall = call;
     this.failure = failure;
+    return this;
+  }
+
+  /**
+   * Lets the store start writeback through the real system ({@code "writeback <file>"}, true where
+   * the system can); without this it cannot, and flushes on its sync thread ({@code "flush
+   * <file>"}).
+   */
+  RecordingFileOps withWriteback() {
+    this.writeback = true;
     return this;
   }
 
@@ -83,6 +94,19 @@ class RecordingFileOps implements FileOps {
   public void flushEarly(Path file) throws IOException {
     record("flush", file);
     delegate.flushEarly(file);
+  }
+
+  @Override
+  public boolean startWriteback(Path file) {
+    if (!writeback) {
+      return false;
+    }
+    try {
+      record("writeback", file);
+    } catch (IOException e) {
+      return false; // as a refused system call: the store flushes on its sync thread instead
+    }
+    return delegate.startWriteback(file);
   }
 
   @Override

@@ -30,6 +30,16 @@ public interface FileOps {
    */
   default void flushEarly(Path file) throws IOException {}
 
+  /**
+   * Asks the system to start writing a file's data to the device without waiting, while it is still
+   * being written (Linux's {@code sync_file_range}); makes nothing durable. Cheap enough for the
+   * writer's thread. False if it could not; then the store falls back to {@link #flushEarly} on its
+   * sync thread. False by default.
+   */
+  default boolean startWriteback(Path file) {
+    return false;
+  }
+
   /** Forces a directory's entries (names created, renamed or removed in it) to the device. */
   void fsyncDirectory(Path dir) throws IOException;
 

@@ -17,6 +17,9 @@ final class SystemFileOps implements FileOps {
 
   static final SystemFileOps INSTANCE = new SystemFileOps();
 
+  /** Whether {@link Writeback} works here; false also if JNA's classes are missing. */
+  private static final boolean WRITEBACK = writebackAvailable();
+
   private SystemFileOps() {}
 
   @Override
@@ -52,6 +55,19 @@ final class SystemFileOps implements FileOps {
   public void flushEarly(Path file) throws IOException {
     try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE)) {
       channel.force(false);
+    }
+  }
+
+  @Override
+  public boolean startWriteback(Path file) {
+    return WRITEBACK && Writeback.start(file);
+  }
+
+  private static boolean writebackAvailable() {
+    try {
+      return Writeback.available();
+    } catch (LinkageError e) {
+      return false;
     }
   }
 

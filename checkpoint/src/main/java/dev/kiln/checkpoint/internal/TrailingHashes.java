@@ -79,8 +79,20 @@ public final class TrailingHashes {
   /** Files followed at the same time, per save. */
   public static final int MAX_ACTIVE = 2;
 
-  /** Blocks a tracker may hold that its threads have not hashed (or written) yet. */
-  public static final int RING = 4;
+  /**
+   * Blocks a tracker may hold that its threads have not hashed (or written) yet. Enough for the
+   * writer of a checkpoint of a few MiB never to wait for the hashing: it hands its bytes to the
+   * page cache (and the device) at once, while the hashing catches up on the other core. (With 4, a
+   * 14 MB save took 5–8% longer here.)
+   */
+  public static final int RING = 16;
+
+  /**
+   * Blocks kept between saves (16 MiB of direct memory at most): allocating (and first touching) a
+   * few MiB per save costs more than hashing a small checkpoint. A save that needs more allocates
+   * them, and the pool keeps what it can.
+   */
+  private static final int KEPT_BLOCKS = 16;
 
   /**
    * A session's listener hears of a tracked file each time it has grown by this much. Small, so
@@ -134,12 +146,9 @@ public final class TrailingHashes {
    */
   private static final int ALIGNMENT = 4096;
 
-  /**
-   * Blocks kept between saves: allocating (and first touching) a few MiB per save costs more than
-   * hashing a small checkpoint. At most as many as the followed files can hold.
-   */
+  /** Blocks kept between saves ({@link #KEPT_BLOCKS}). */
   private static final ArrayBlockingQueue<ByteBuffer> BLOCKS =
-      new ArrayBlockingQueue<>(MAX_ACTIVE * RING);
+      new ArrayBlockingQueue<>(KEPT_BLOCKS);
 
   private TrailingHashes() {}
 

@@ -35,10 +35,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.ThreadFactory;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.BeforeEach;
@@ -300,7 +302,8 @@ class TrailingHashesTest {
       throws IOException {
     assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
     Path file = root.resolve("model.bin");
-    byte[] data = randomBytes(7 * MIB + 3, 81); // more blocks than the ring holds
+    byte[] data =
+        randomBytes((TrailingHashes.RING + 3) * MIB + 3, 81); // more blocks than the ring holds
     FailingThreadFactory broken = new FailingThreadFactory(Failure.NONE, Failure.NEVER_RUNS);
     try (TrailingHashes.Session session = TrailingHashes.open(root, broken)) {
       writeFromStart(file, data);
@@ -318,7 +321,7 @@ class TrailingHashesTest {
   void aWritingThreadThatNeverGetsToRunLeavesTheWritesToTheWriterAfterASecond() throws Exception {
     assumeTrue(DirectIo.isUsedIn(root), "no direct I/O here");
     Path file = root.resolve("model.bin");
-    byte[] data = randomBytes(8 * MIB + 1, 88);
+    byte[] data = randomBytes((TrailingHashes.RING + 4) * MIB + 1, 88);
     // The factory's threads wait for one pool thread, which the hashing task keeps busy: the
     // writing task only runs once the file is hashed.
     ExecutorService single = Executors.newSingleThreadExecutor();
@@ -336,7 +339,7 @@ class TrailingHashesTest {
   @Timeout(30)
   void aHashingThreadThatNeverGetsToRunLeavesTheFileUnfollowedAfterASecond() throws Exception {
     Path file = root.resolve("model.bin");
-    byte[] data = randomBytes(8 * MIB + 1, 89);
+    byte[] data = randomBytes((TrailingHashes.RING + 4) * MIB + 1, 89);
     // The factory's threads wait for one pool thread, which something else keeps busy meanwhile.
     ExecutorService single = Executors.newSingleThreadExecutor();
     CountDownLatch busy = new CountDownLatch(1);
@@ -715,7 +718,10 @@ class TrailingHashesTest {
   @Timeout(60) // on this thread: the session is per thread; a hung writer fails the test
   void aFactoryThreadThatNeverRunsTheTrackerDoesNotHoldUpTheWriter() throws IOException {
     Path file = root.resolve("model.bin");
-    byte[] data = randomBytes(8 * MIB + 3, 71); // more blocks than the writer may hold unhashed
+    byte[] data =
+        randomBytes(
+            (TrailingHashes.RING + 4) * MIB + 3,
+            71); // more blocks than the writer may hold unhashed
     FailingThreadFactory broken = new FailingThreadFactory(Failure.NEVER_RUNS);
     try (TrailingHashes.Session session = TrailingHashes.open(root, broken)) {
       writeTracked(file, data, SLICE);
@@ -1412,15 +1418,23 @@ class TrailingHashesTest {
   /** A factory whose threads only hand their task to {@code pool} and wait for it. */
   private static ThreadFactory queuedOn(ExecutorService pool) {
     return task -> {
+      CompletableFuture<Future<?>> submitted = new CompletableFuture<>();
       Thread thread =
           new Thread(
               () -> {
                 try {
-                  pool.submit(task).get();
+                  submitted.join().get();
                 } catch (InterruptedException | ExecutionException e) {
                   throw new IllegalStateException(e);
                 }
-              });
+              }) {
+            @Override
+            public synchronized void start() {
+              // Queued in the order the threads are started, not in the order they get to run.
+              submitted.complete(pool.submit(task));
+              super.start();
+            }
+          };
       thread.setDaemon(true);
       return thread;
     };
