@@ -10,6 +10,7 @@ import dev.kiln.checkpoint.internal.Preloaded;
 import dev.kiln.checkpoint.internal.RetentionPlan;
 import dev.kiln.checkpoint.internal.Threads;
 import dev.kiln.checkpoint.internal.TrailingHashes;
+import dev.kiln.checkpoint.internal.Writeback;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.ClosedByInterruptException;
@@ -81,6 +82,7 @@ public final class CheckpointStore {
   private final FileOps fileOps;
   private final ThreadFactory threadFactory;
   private final boolean directIo; // large tensor files go to the device with O_DIRECT
+  private final boolean writeback; // the writer starts early flushes with sync_file_range
   private final Executor deleter;
 
   /** Pruned checkpoints the deleter is deleting, which a cleanup leaves alone. */
@@ -102,6 +104,7 @@ public final class CheckpointStore {
     this.deleter =
         builder.deleter != null ? builder.deleter : task -> threadFactory.newThread(task).start();
     this.directIo = TrailingHashes.directIoSuits(directory);
+    this.writeback = writebackSuits(directory);
   }
 
   /**
@@ -489,6 +492,15 @@ public final class CheckpointStore {
     }
   }
 
+  /** {@link Writeback#suits}, false without JNA's classes. */
+  private static boolean writebackSuits(Path directory) {
+    try {
+      return Writeback.suits(directory);
+    } catch (LinkageError e) {
+      return false;
+    }
+  }
+
   private CheckpointName freeName(CheckpointName name) {
     CheckpointName candidate = name;
     while (Files.exists(directory.resolve(candidate.toString()), LinkOption.NOFOLLOW_LINKS)) {
@@ -558,8 +570,11 @@ public final class CheckpointStore {
                       interrupted = true;
                       return;
                     } catch (IOException | RuntimeException e) {
-                      // the fsync at the end reports it, if it still fails then
-                      log.debug("Early flush of {} failed: {}", flush, e.toString());
+                      // This descriptor has seen the error now, and Linux reports a writeback
+                      // error once per open file: the fsync at the end, on another, might not.
+                      failure = e;
+                      failedFile = flush;
+                      return;
                     }
                   }
                 }
@@ -589,7 +604,7 @@ public final class CheckpointStore {
      * thread.
      */
     void flushSoon(Path file) {
-      if (fileOps.startWriteback(file)) {
+      if (writeback && fileOps.startWriteback(file)) {
         return;
       }
       synchronized (this) {

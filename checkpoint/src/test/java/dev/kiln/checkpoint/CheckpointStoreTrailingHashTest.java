@@ -4,12 +4,14 @@ import static dev.kiln.checkpoint.IndependentChecksums.partCrc32cs;
 import static dev.kiln.checkpoint.IndependentChecksums.sha256;
 import static dev.kiln.checkpoint.TestCheckpoints.CLOCK;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import dev.kiln.checkpoint.internal.TrailingHashes;
+import dev.kiln.checkpoint.internal.Writeback;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -160,11 +162,8 @@ class CheckpointStoreTrailingHashTest {
   }
 
   @Test
-  void eachTensorFileIsFlushedWhileTheWriterGoesOnAndAFailedEarlyFlushDoesNotFailTheSave()
-      throws IOException {
-    RecordingFileOps fileOps =
-        new RecordingFileOps()
-            .failOn("flush model.ndlist", new IOException("No space left on device"));
+  void eachTensorFileIsFlushedWhileTheWriterGoesOn() throws IOException {
+    RecordingFileOps fileOps = new RecordingFileOps();
     CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
     NDArray weights = tensor(3 * MIB / 4, 7); // 3 MiB
     NDArray small = tensor(1000, 8);
@@ -177,13 +176,7 @@ class CheckpointStoreTrailingHashTest {
               TensorFile.write(d.resolve("optimizer.ndlist"), Map.of("fc.weight.m", small));
               // The sync thread flushes each file once told it is finished, while the writer
               // goes on: wait until it has.
-              assertTimeoutPreemptively(
-                  Duration.ofSeconds(60),
-                  () -> {
-                    while (!fileOps.calls().contains("flush optimizer.ndlist")) {
-                      Thread.onSpinWait();
-                    }
-                  });
+              awaitCall(fileOps, "flush optimizer.ndlist");
             });
 
     List<String> calls = fileOps.calls();
@@ -197,9 +190,44 @@ class CheckpointStoreTrailingHashTest {
   }
 
   @Test
+  void aFailedEarlyFlushFailsTheSaveForTheFsyncAfterItMightNotReportTheError() throws IOException {
+    RecordingFileOps fileOps =
+        new RecordingFileOps().failOn("flush model.ndlist", new IOException("Input/output error"));
+    CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
+    Checkpoint committed =
+        store.save(CheckpointRequest.of(0, 1), d -> Files.writeString(d.resolve("a.json"), "{}"));
+    NDArray weights = tensor(3 * MIB / 4, 7); // 3 MiB
+
+    assertThatThrownBy(
+            () ->
+                store.save(
+                    CheckpointRequest.of(0, 2),
+                    d -> {
+                      TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
+                      awaitCall(fileOps, "flush model.ndlist");
+                    }))
+        .isInstanceOf(CheckpointException.class)
+        .hasMessageContaining("model.ndlist")
+        .hasMessageContaining("Input/output error");
+    assertThat(store.list()).containsExactly(committed);
+    assertThat(store.latestValid()).contains(committed);
+  }
+
+  /** Waits until {@code fileOps} has recorded {@code call}, on whatever thread makes it. */
+  private static void awaitCall(RecordingFileOps fileOps, String call) {
+    assertTimeoutPreemptively(
+        Duration.ofSeconds(60),
+        () -> {
+          while (!fileOps.calls().contains(call)) {
+            Thread.onSpinWait();
+          }
+        });
+  }
+
+  @Test
   void onLinuxTheWritersThreadStartsEachTensorFilesWritebackSoTheSyncThreadFlushesNothing()
       throws IOException {
-    assumeTrue(System.getProperty("os.name", "").startsWith("Linux"), "sync_file_range");
+    assumeTrue(Writeback.suits(dir), "sync_file_range works here");
     RecordingFileOps fileOps = new RecordingFileOps().withWriteback();
     CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
     NDArray weights = tensor(3 * MIB / 4, 7); // 3 MiB
@@ -215,6 +243,7 @@ class CheckpointStoreTrailingHashTest {
 
     List<String> calls = fileOps.calls();
     assertThat(calls).contains("writeback model.ndlist").noneMatch(c -> c.startsWith("flush "));
+    assertThat(fileOps.writebackThreads()).containsOnly(Thread.currentThread());
     assertThat(calls.lastIndexOf("writeback model.ndlist"))
         .isLessThan(calls.indexOf("fsync model.ndlist"));
     assertRecordedAsCommitted(saved, "model.ndlist");
@@ -236,13 +265,7 @@ class CheckpointStoreTrailingHashTest {
             CheckpointRequest.of(0, 1),
             d -> {
               TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
-              assertTimeoutPreemptively(
-                  Duration.ofSeconds(60),
-                  () -> {
-                    while (!fileOps.calls().contains("flush model.ndlist")) {
-                      Thread.onSpinWait();
-                    }
-                  });
+              awaitCall(fileOps, "flush model.ndlist");
             });
 
     List<String> calls = fileOps.calls();

@@ -5,7 +5,9 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Records every operation as {@code "<op> <file name>"}, then either performs it on the real file
@@ -19,6 +21,7 @@ class RecordingFileOps implements FileOps {
   private String failOnCall;
   private IOException failure;
   private volatile boolean writeback;
+  private final Set<Thread> writebackThreads = new HashSet<>(); // guarded by this
 
   /**
    * Makes call number {@code index} (0-based, counting every operation) throw {@code failure} once.
@@ -47,6 +50,11 @@ class RecordingFileOps implements FileOps {
   RecordingFileOps withWriteback() {
     this.writeback = true;
     return this;
+  }
+
+  /** The threads that asked for writeback. */
+  synchronized Set<Thread> writebackThreads() {
+    return Set.copyOf(writebackThreads);
   }
 
   synchronized List<String> calls() {
@@ -100,6 +108,9 @@ class RecordingFileOps implements FileOps {
   public boolean startWriteback(Path file) {
     if (!writeback) {
       return false;
+    }
+    synchronized (this) {
+      writebackThreads.add(Thread.currentThread());
     }
     try {
       record("writeback", file);

@@ -25,16 +25,17 @@ public interface FileOps {
 
   /**
    * Forces the data written to a file so far to the device while it is still being written, so that
-   * its {@link #fsyncFile} at the end has less left to do. Does nothing by default; a failure here
-   * is reported again by that fsync.
+   * its {@link #fsyncFile} at the end has less left to do. Does nothing by default. A failure here
+   * fails the save: that fsync, on another descriptor, might not report it again.
    */
   default void flushEarly(Path file) throws IOException {}
 
   /**
    * Asks the system to start writing a file's data to the device without waiting, while it is still
-   * being written (Linux's {@code sync_file_range}); makes nothing durable. Cheap enough for the
-   * writer's thread. False if it could not; then the store falls back to {@link #flushEarly} on its
-   * sync thread. False by default.
+   * being written (Linux's {@code sync_file_range}); makes nothing durable. The store calls it on
+   * the writer's thread, in a directory on a local file system ({@link Writeback#suits}). False if
+   * it could not; then the store falls back to {@link #flushEarly} on its sync thread. False by
+   * default.
    */
   default boolean startWriteback(Path file) {
     return false;

@@ -83,7 +83,7 @@ public final class TrailingHashes {
    * Blocks a tracker may hold that its threads have not hashed (or written) yet. Enough for the
    * writer of a checkpoint of a few MiB never to wait for the hashing: it hands its bytes to the
    * page cache (and the device) at once, while the hashing catches up on the other core. (With 4, a
-   * 14 MB save took 5–8% longer here.)
+   * 14 MB save took 4–8% longer here.)
    */
   public static final int RING = 16;
 
@@ -200,8 +200,9 @@ public final class TrailingHashes {
   /**
    * As {@link #open(Path, ThreadFactory)}; {@code grown} hears of each tracked file written through
    * the page cache every time {@link #FLUSH_BYTES} more of it have been written, and of every
-   * tracked file once more when its writer has finished it. It must not block, and may be called on
-   * the writer's thread or on a writing thread.
+   * tracked file once more when its writer has finished it. It must return quickly (a system call
+   * that does not wait for the device at most), and may be called on the writer's thread or on a
+   * writing thread.
    */
   public static Session open(Path root, ThreadFactory threads, Consumer<Path> grown) {
     return open(root, threads, grown, directIoSuits(root));
