@@ -165,19 +165,11 @@ class CheckpointStoreTrailingHashTest {
   void eachTensorFileIsFlushedWhileTheWriterGoesOn() throws IOException {
     RecordingFileOps fileOps = new RecordingFileOps();
     CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
-    NDArray weights = tensor(3 * MIB / 4, 7); // 3 MiB
-    NDArray small = tensor(1000, 8);
 
+    // The sync thread flushes each file once told it is finished, while the writer goes on: the
+    // writer waits until it has.
     Checkpoint saved =
-        store.save(
-            CheckpointRequest.of(0, 1),
-            d -> {
-              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
-              TensorFile.write(d.resolve("optimizer.ndlist"), Map.of("fc.weight.m", small));
-              // The sync thread flushes each file once told it is finished, while the writer
-              // goes on: wait until it has.
-              awaitCall(fileOps, "flush optimizer.ndlist");
-            });
+        saveModelAndOptimizer(store, () -> awaitCall(fileOps, "flush optimizer.ndlist"));
 
     List<String> calls = fileOps.calls();
     assertThat(calls).contains("flush model.ndlist").containsOnlyOnce("fsync model.ndlist");
@@ -213,6 +205,22 @@ class CheckpointStoreTrailingHashTest {
     assertThat(store.latestValid()).contains(committed);
   }
 
+  /**
+   * Saves a 3 MiB {@code model.ndlist} and a small {@code optimizer.ndlist} with {@code
+   * TensorFile}, then runs {@code afterWriting} in the writer.
+   */
+  private Checkpoint saveModelAndOptimizer(CheckpointStore store, Runnable afterWriting) {
+    NDArray weights = tensor(3 * MIB / 4, 7); // 3 MiB
+    NDArray small = tensor(1000, 8);
+    return store.save(
+        CheckpointRequest.of(0, 1),
+        d -> {
+          TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
+          TensorFile.write(d.resolve("optimizer.ndlist"), Map.of("fc.weight.m", small));
+          afterWriting.run();
+        });
+  }
+
   /** Waits until {@code fileOps} has recorded {@code call}, on whatever thread makes it. */
   private static void awaitCall(RecordingFileOps fileOps, String call) {
     assertTimeoutPreemptively(
@@ -230,16 +238,8 @@ class CheckpointStoreTrailingHashTest {
     assumeTrue(Writeback.suits(dir), "sync_file_range works here");
     RecordingFileOps fileOps = new RecordingFileOps().withWriteback();
     CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
-    NDArray weights = tensor(3 * MIB / 4, 7); // 3 MiB
-    NDArray small = tensor(1000, 8);
 
-    Checkpoint saved =
-        store.save(
-            CheckpointRequest.of(0, 1),
-            d -> {
-              TensorFile.write(d.resolve("model.ndlist"), Map.of("fc.weight", weights));
-              TensorFile.write(d.resolve("optimizer.ndlist"), Map.of("fc.weight.m", small));
-            });
+    Checkpoint saved = saveModelAndOptimizer(store, () -> {});
 
     List<String> calls = fileOps.calls();
     assertThat(calls).contains("writeback model.ndlist").noneMatch(c -> c.startsWith("flush "));
