@@ -569,6 +569,9 @@ public final class CheckpointStore {
                     } catch (ClosedByInterruptException e) {
                       interrupted = true;
                       return;
+                    } catch (NoSuchFileException e) {
+                      // The writer removed or renamed it meanwhile: nothing to flush by this name.
+                      log.debug("{} is gone before its early flush", flush);
                     } catch (IOException | RuntimeException e) {
                       // This descriptor has seen the error now, and Linux reports a writeback
                       // error once per open file: the fsync at the end, on another, might not.

@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -203,6 +204,20 @@ class CheckpointStoreTrailingHashTest {
         .hasMessageContaining("Input/output error");
     assertThat(store.list()).containsExactly(committed);
     assertThat(store.latestValid()).contains(committed);
+  }
+
+  @Test
+  void aFileTheWriterRemovedBeforeItsEarlyFlushDoesNotFailTheSave() throws IOException {
+    RecordingFileOps fileOps =
+        new RecordingFileOps()
+            .failOn("flush optimizer.ndlist", new NoSuchFileException("optimizer.ndlist"));
+    CheckpointStore store = store().toBuilder().fileOps(fileOps).build();
+
+    Checkpoint saved =
+        saveModelAndOptimizer(store, () -> awaitCall(fileOps, "flush optimizer.ndlist"));
+
+    assertThat(saved.files()).containsKeys("model.ndlist", "optimizer.ndlist");
+    assertThat(store.latestValid()).contains(saved);
   }
 
   /**

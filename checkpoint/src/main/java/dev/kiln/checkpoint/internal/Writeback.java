@@ -50,8 +50,8 @@ public final class Writeback {
   private static final LibC LIBC = load();
 
   /**
-   * {@code O_CLOEXEC} where its value is known ({@code 02000000} on x86, ARM, RISC-V, PowerPC, s390
-   * and MIPS); else none: the descriptor lives for a system call or two.
+   * {@code O_CLOEXEC} where its value is known ({@code 02000000} on x86, ARM, RISC-V, PowerPC and
+   * s390); else none: the descriptor lives for a system call or two.
    */
   private static final int O_CLOEXEC =
       Set.of(
