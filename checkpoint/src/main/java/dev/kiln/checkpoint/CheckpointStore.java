@@ -20,7 +20,6 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -37,6 +36,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -66,7 +66,7 @@ import org.slf4j.LoggerFactory;
 public final class CheckpointStore {
 
   private static final Logger log = LoggerFactory.getLogger(CheckpointStore.class);
-  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final long PID = ProcessHandle.current().pid();
   private static final AtomicInteger THREAD_NUMBER = new AtomicInteger();
   private static final ThreadFactory DEFAULT_THREADS =
       runnable -> {
@@ -846,9 +846,8 @@ public final class CheckpointStore {
    * use.
    */
   private static String randomSuffix() {
-    byte[] bytes = new byte[4];
-    RANDOM.nextBytes(bytes);
-    return "p" + ProcessHandle.current().pid() + "-" + HexFormat.of().formatHex(bytes);
+    // Unique, not secret: nothing is gained by guessing it.
+    return "p" + PID + "-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
   }
 
   private static final java.util.regex.Pattern OWNER =
@@ -874,8 +873,7 @@ public final class CheckpointStore {
       return false; // no process has that id
     }
     // This process's own saves, without asking the system (ProcessHandle needs /proc on Linux).
-    return pid == ProcessHandle.current().pid()
-        || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    return pid == PID || ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
   }
 
   // --------------------------------------------------------------------------------------------------- pruning

@@ -9,11 +9,14 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.kiln.checkpoint.CheckpointFile;
 import java.io.IOException;
+import java.math.BigDecimal;
+import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
@@ -49,6 +52,83 @@ class ManifestTest {
         Map.of("loss", 0.5),
         Map.of("note", "x"),
         files);
+  }
+
+  @Test
+  void everyKindOfPlainMetadataValueIsWrittenAsJsonAndReadBack() throws Exception {
+    Map<String, Object> metadata = new LinkedHashMap<>();
+    metadata.put("text", "quote \" newline \n e-acute \u00e9");
+    metadata.put("int", 3);
+    metadata.put("long", 1L << 40);
+    metadata.put("short", (short) 7);
+    metadata.put("double", 0.1);
+    metadata.put("float", 1.5f);
+    metadata.put("bigInteger", new BigInteger("123456789012345678901234567890"));
+    metadata.put("bigDecimal", new BigDecimal("2.50"));
+    metadata.put("atomic", new AtomicLong(42));
+    metadata.put("flag", true);
+    metadata.put("nothing", null);
+    metadata.put("nested", Map.of("list", List.of(1, "a", Map.of("k", 2.5))));
+    Manifest manifest = withMetadata(JsonValues.copyObject(metadata, "metadata"));
+
+    JsonNode written = MAPPER.readTree(manifest.toJson()).get("metadata");
+
+    assertThat(written.get("text").asText()).isEqualTo("quote \" newline \n e-acute \u00e9");
+    assertThat(written.get("long").asLong()).isEqualTo(1L << 40);
+    assertThat(written.get("short").isIntegralNumber()).isTrue();
+    assertThat(written.get("float").asDouble()).isEqualTo(1.5);
+    assertThat(written.get("bigInteger").bigIntegerValue())
+        .isEqualTo(new BigInteger("123456789012345678901234567890"));
+    assertThat(written.get("bigDecimal").decimalValue()).isEqualByComparingTo("2.5");
+    assertThat(written.get("atomic").isNumber()).isTrue();
+    assertThat(written.get("atomic").asLong()).isEqualTo(42);
+    assertThat(written.get("nothing").isNull()).isTrue();
+    assertThat(written.at("/nested/list/2/k").asDouble()).isEqualTo(2.5);
+    Map<String, Object> read = Manifest.parse(manifest.toJson()).metadata();
+    assertThat(read)
+        .containsEntry("int", 3)
+        .containsEntry("flag", true)
+        .containsEntry("double", 0.1);
+    assertThat(read.get("nested")).isEqualTo(Map.of("list", List.of(1, "a", Map.of("k", 2.5))));
+  }
+
+  @Test
+  void nonFiniteMetricsAreWrittenAsStringsAndReadBackAsTheirValues() throws Exception {
+    Map<String, Double> metrics = new LinkedHashMap<>();
+    metrics.put("nan", Double.NaN);
+    metrics.put("inf", Double.POSITIVE_INFINITY);
+    metrics.put("loss", 0.25);
+    Manifest m = manifest();
+    Manifest manifest =
+        new Manifest(
+            m.formatVersion(),
+            m.epoch(),
+            m.step(),
+            m.createdAt(),
+            m.versions(),
+            metrics,
+            m.metadata(),
+            m.files());
+
+    JsonNode written = MAPPER.readTree(manifest.toJson()).get("metrics");
+
+    assertThat(written.get("nan").asText()).isEqualTo("NaN");
+    assertThat(written.get("inf").asText()).isEqualTo("Infinity");
+    assertThat(written.get("loss").isNumber()).isTrue();
+    assertThat(Manifest.parse(manifest.toJson()).metrics()).isEqualTo(metrics);
+  }
+
+  private static Manifest withMetadata(Map<String, Object> metadata) {
+    Manifest m = manifest();
+    return new Manifest(
+        m.formatVersion(),
+        m.epoch(),
+        m.step(),
+        m.createdAt(),
+        m.versions(),
+        m.metrics(),
+        metadata,
+        m.files());
   }
 
   @Test
