@@ -33,6 +33,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadFactory;
@@ -658,34 +659,46 @@ public final class CheckpointStore {
   }
 
   private void collect(Path temp, List<Path> files, List<Path> dirs) throws IOException {
-    try (Stream<Path> walk = Files.walk(temp)) {
-      for (Path p : (Iterable<Path>) walk.sorted()::iterator) {
-        BasicFileAttributes attrs =
-            Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-        if (attrs.isDirectory()) {
-          if (!p.equals(temp)) {
-            dirs.add(p);
-          }
-        } else if (attrs.isRegularFile()) {
-          if (p.getParent().equals(temp) && p.getFileName().toString().equals(Manifest.FILE_NAME)) {
-            throw new CheckpointException(
-                "The checkpoint writer created "
-                    + p
-                    + ", but the name "
-                    + Manifest.FILE_NAME
-                    + " is reserved for the store — give that file another name");
-          }
-          files.add(p);
-        } else {
+    Map<Path, BasicFileAttributes> tree = new TreeMap<>();
+    listTree(temp, tree);
+    for (Map.Entry<Path, BasicFileAttributes> entry : tree.entrySet()) {
+      Path p = entry.getKey();
+      BasicFileAttributes attrs = entry.getValue();
+      if (attrs.isDirectory()) {
+        dirs.add(p);
+      } else if (attrs.isRegularFile()) {
+        if (p.getParent().equals(temp) && p.getFileName().toString().equals(Manifest.FILE_NAME)) {
           throw new CheckpointException(
               "The checkpoint writer created "
                   + p
-                  + ", which is not a regular file or directory — write regular files only");
+                  + ", but the name "
+                  + Manifest.FILE_NAME
+                  + " is reserved for the store — give that file another name");
         }
+        files.add(p);
+      } else {
+        throw new CheckpointException(
+            "The checkpoint writer created "
+                + p
+                + ", which is not a regular file or directory — write regular files only");
       }
     }
     // Deepest directories first, so each parent is synced after its children.
     Collections.reverse(dirs);
+  }
+
+  /** Adds everything under {@code dir}, without following links, with its attributes. */
+  private static void listTree(Path dir, Map<Path, BasicFileAttributes> into) throws IOException {
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+      for (Path p : entries) {
+        BasicFileAttributes attrs =
+            Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        into.put(p, attrs);
+        if (attrs.isDirectory()) {
+          listTree(p, into);
+        }
+      }
+    }
   }
 
   private static String relativeName(Path root, Path file) {
