@@ -47,6 +47,12 @@ import java.util.Random;
  * then also alternate save by save (printed as "alternating"), so that both see the same machine
  * whatever drifts in it between the blocks.
  *
+ * <p>These timed saves follow untimed ones, as in any benchmark harness: at least 1 GB a side, and
+ * {@link #WARMUP_SAVES} a side for the seed CNN's states, whose store code runs once per save and
+ * is compiled by the JIT only after a hundred-odd saves. Before those, the process's first saves
+ * (of the first state measured) alternate too, and are printed as "first saves": what a training
+ * run's first hundred-odd checkpoints see (one every few minutes is a day's worth).
+ *
  * <ul>
  *   <li>load: Kiln = {@code latestValid(reader)} with {@code TensorFile.readInto} the arrays of the
  *       state (as a resume into a built model does): every byte checked against the part CRC32Cs
@@ -80,6 +86,16 @@ public final class CheckpointBenchmark {
    */
   private static final int SMALL_REPS = Integer.getInteger("reps", 31);
 
+  /**
+   * Untimed saves a side of a small state before the timed ones ({@code -Dwarmup}; default 300).
+   * Its store's code runs once per save: here the JIT had compiled it after 150 to 200 saves, which
+   * then took about 16 ms instead of 22.
+   */
+  private static final int WARMUP_SAVES = Integer.getInteger("warmup", 300);
+
+  /** Whether no state has been measured yet in this process: only then are its saves its first. */
+  private static boolean firstRun = true;
+
   private CheckpointBenchmark() {}
 
   public static void main(String[] args) throws Exception {
@@ -112,7 +128,12 @@ public final class CheckpointBenchmark {
         full.put("optimizer.ndlist", adadelta); // in the trainer's order: the larger file first
         full.put("model.ndlist", cnn);
         run("seed CNN, full state", full, SMALL_REPS, root.resolve("small"), manager);
-        run("seed CNN, weights", Map.of("model.ndlist", cnn), SMALL_REPS, root.resolve("weights"), manager);
+        run(
+            "seed CNN, weights",
+            Map.of("model.ndlist", cnn),
+            SMALL_REPS,
+            root.resolve("weights"),
+            manager);
       }
       if (!which.equals("small")) {
         Map<String, long[]> big = new LinkedHashMap<>();
@@ -167,13 +188,49 @@ public final class CheckpointBenchmark {
     double[] kilnCold = new double[reps];
     double[] rawCold = new double[reps];
     boolean cold = canEvict(rawDir.resolve("probe"));
-    // Untimed rounds to load classes and let the JIT compile both paths (as a benchmark harness
-    // would): about 1 GB of saves and 1 GB of loads, at least two saves and one load each.
+    boolean interleave = bytes < (256L << 20);
     Path warmup = rawDir.resolve("warmup.bin");
-    for (long done = 0, round = 0; round < 2 || done < (1L << 30); done += bytes, round++) {
+    // Two untimed rounds: classes load, and each side pays its first save's one-time costs.
+    for (int round = 0; round < 2; round++) {
       Files.deleteIfExists(warmup);
       saveRaw(warmup, raw);
       saveKiln(store, 0, tensors);
+    }
+    // A small state's first saves in a process, alternating as below: the store's own code runs
+    // once per save, so the JIT compiles it only after a hundred-odd saves, and compiling it takes
+    // the cores meanwhile. (For a large state the bytes dominate from the first save.)
+    int step = 1;
+    boolean early = interleave && firstRun;
+    firstRun = false;
+    double[] earlyKiln = new double[early ? reps : 0];
+    double[] earlyRaw = new double[early ? reps : 0];
+    Path earlyFile = warmup;
+    for (int i = 0; i < earlyKiln.length; i++) {
+      for (int k = 0; k < 2; k++) {
+        settle(bytes);
+        if ((i + k) % 2 == 0) {
+          long t0 = System.nanoTime();
+          saveKiln(store, step++, tensors);
+          earlyKiln[i] = (System.nanoTime() - t0) / 1e9;
+        } else {
+          Path previous = earlyFile;
+          earlyFile = rawDir.resolve("early-" + i + ".bin");
+          long t0 = System.nanoTime();
+          saveRaw(earlyFile, raw);
+          earlyRaw[i] = (System.nanoTime() - t0) / 1e9;
+          Files.delete(previous); // outside the timing, as below
+        }
+      }
+    }
+    // Untimed rounds until the JIT has compiled both paths, as a benchmark harness would: at least
+    // 1 GB of saves, and WARMUP_SAVES saves of a small state.
+    Files.deleteIfExists(earlyFile);
+    for (long done = 0, round = 0;
+        round < (interleave ? WARMUP_SAVES : 1) || done < (1L << 30);
+        done += bytes, round++) {
+      Files.deleteIfExists(warmup);
+      saveRaw(warmup, raw);
+      saveKiln(store, step++, tensors);
     }
     for (long done = 0; done == 0 || done < (1L << 30); done += bytes) {
       loadKiln(store, tensors);
@@ -194,17 +251,16 @@ public final class CheckpointBenchmark {
       rawSave[i] = (System.nanoTime() - t0) / 1e9;
       Files.delete(previous); // outside the timing, as the store deletes in the background
     }
-    saveKiln(store, 0, tensors);
+    saveKiln(store, step++, tensors);
     for (int i = 0; i < reps; i++) {
       settle(bytes);
       long t1 = System.nanoTime();
-      saveKiln(store, i + 1, tensors);
+      saveKiln(store, step++, tensors);
       kilnSave[i] = (System.nanoTime() - t1) / 1e9;
     }
     // For states far smaller than the page cache the blocks' reason does not apply: then the two
     // sides also alternate, save by save (which goes first alternating too), so that both see the
     // same machine, whatever drifts in it between the blocks (the JIT, other tenants).
-    boolean interleave = bytes < (256L << 20);
     double[] pairedKiln = new double[interleave ? reps : 0];
     double[] pairedRaw = new double[interleave ? reps : 0];
     for (int i = 0; i < pairedKiln.length; i++) {
@@ -212,7 +268,7 @@ public final class CheckpointBenchmark {
         settle(bytes);
         if ((i + k) % 2 == 0) {
           long t0 = System.nanoTime();
-          saveKiln(store, reps + 1 + i, tensors);
+          saveKiln(store, step++, tensors);
           pairedKiln[i] = (System.nanoTime() - t0) / 1e9;
         } else {
           Path previous = rawFile;
@@ -312,6 +368,23 @@ public final class CheckpointBenchmark {
           100 * median(pairedRaw) / median(pairedKiln),
           reps,
           100 * median(ratios));
+    }
+    if (early) {
+      double[] ratios = new double[reps];
+      for (int i = 0; i < reps; i++) {
+        ratios[i] = earlyRaw[i] / earlyKiln[i];
+      }
+      System.out.printf(
+          "%-21s %11s | %8.3f s %8.3f s %6.0f%% | the process's first saves, alternating, before"
+              + " the JIT has compiled the store (median of the pairs' ratios: %.0f%%); the rows"
+              + " above follow %d more saves a side%n",
+          "",
+          "first saves",
+          median(earlyKiln),
+          median(earlyRaw),
+          100 * median(earlyRaw) / median(earlyKiln),
+          100 * median(ratios),
+          WARMUP_SAVES);
     }
     System.out.printf(
         "%-22s %10s | load with Verification.SHA256: %.3f s median (%.0f%% of raw)%n",
