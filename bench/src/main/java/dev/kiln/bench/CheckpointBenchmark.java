@@ -225,9 +225,10 @@ public final class CheckpointBenchmark {
     // Untimed rounds until the JIT has compiled both paths, as a benchmark harness would: at least
     // 1 GB of saves, and WARMUP_SAVES saves of a small state.
     Files.deleteIfExists(earlyFile);
-    for (long done = 0, round = 0;
-        round < (interleave ? WARMUP_SAVES : 1) || done < (1L << 30);
-        done += bytes, round++) {
+    int warmupSaves = 0;
+    for (long done = 0;
+        warmupSaves < (interleave ? WARMUP_SAVES : 1) || done < (1L << 30);
+        done += bytes, warmupSaves++) {
       Files.deleteIfExists(warmup);
       saveRaw(warmup, raw);
       saveKiln(store, step++, tensors);
@@ -384,7 +385,7 @@ public final class CheckpointBenchmark {
           median(earlyRaw),
           100 * median(earlyRaw) / median(earlyKiln),
           100 * median(ratios),
-          WARMUP_SAVES);
+          warmupSaves);
     }
     System.out.printf(
         "%-22s %10s | load with Verification.SHA256: %.3f s median (%.0f%% of raw)%n",

@@ -109,16 +109,20 @@ public record CheckpointName(long step, int epoch, int revision)
     return (Long.hashCode(step) * 31 + epoch) * 31 + revision;
   }
 
-  /** Appends {@code value} with leading zeros to {@code width} digits (a minus sign first). */
+  /**
+   * Appends {@code value} with leading zeros to {@code width} characters, as {@code %0<width>d}.
+   */
   private static void appendPadded(StringBuilder to, long value, int width) {
-    String digits = Long.toString(Math.abs(value));
+    String digits = Long.toString(value);
+    int start = 0;
     if (value < 0) {
       to.append('-');
+      start = 1;
       width--;
     }
-    for (int i = digits.length(); i < width; i++) {
+    for (int i = digits.length() - start; i < width; i++) {
       to.append('0');
     }
-    to.append(digits);
+    to.append(digits, start, digits.length());
   }
 }

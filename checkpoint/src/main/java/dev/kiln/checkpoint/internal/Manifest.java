@@ -139,8 +139,10 @@ public record Manifest(
         || value instanceof Short
         || value instanceof Byte) {
       g.writeNumber(((Number) value).longValue());
-    } else if (value instanceof Double || value instanceof Float) {
-      g.writeNumber(((Number) value).doubleValue());
+    } else if (value instanceof Double d) {
+      g.writeNumber(d);
+    } else if (value instanceof Float f) {
+      g.writeNumber(f); // as a float: 0.1f is "0.1", not 0.10000000149011612
     } else if (value instanceof BigInteger big) {
       g.writeNumber(big);
     } else if (value instanceof BigDecimal big) {

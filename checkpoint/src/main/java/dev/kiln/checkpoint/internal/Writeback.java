@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Set;
+import java.util.function.IntSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,7 +43,8 @@ public final class Writeback {
    * The C library's calls, bound by JNA's direct mapping: a call costs about as much as a JNI call,
    * where a proxy of an interface converts its arguments by reflection on every call (some 0.8 ms
    * over a 14 MB save here, mostly before the JIT had compiled it). Each throws with the call's
-   * errno when the call fails.
+   * errno when the call fails. Only this class names JNA's types, so that without JNA it is this
+   * class that fails to load, which the outer class catches.
    */
   static final class LibC {
     private LibC() {}
@@ -53,6 +55,43 @@ public final class Writeback {
 
     static native int sync_file_range(int fd, long offset, long nbytes, int flags)
         throws LastErrorException;
+
+    /**
+     * Binds the calls and runs each once, so that a C library without one fails here rather than
+     * mid-save; returns the errno of {@code sync_file_range} on no descriptor: {@code EBADF} where
+     * the call works, something else where a sandbox refuses it.
+     */
+    static int bind() {
+      Native.register(LibC.class, "c");
+      errnoOf(() -> close(-1));
+      errnoOf(() -> close(open(new byte[] {0}, O_RDONLY))); // "": fails with ENOENT
+      return errnoOf(() -> sync_file_range(-1, 0, 0, SYNC_FILE_RANGE_WRITE));
+    }
+
+    /** Starts the writeback of the file at {@code path} (NUL-terminated); 0, or the errno. */
+    static int startWriteback(byte[] path) {
+      try {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        try {
+          // Offset 0 and length 0: the whole file, whatever its size now.
+          sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+          return 0;
+        } finally {
+          close(fd);
+        }
+      } catch (LastErrorException e) {
+        return e.getErrorCode() != 0 ? e.getErrorCode() : -1;
+      }
+    }
+
+    private static int errnoOf(IntSupplier call) {
+      try {
+        call.getAsInt();
+        return 0;
+      } catch (LastErrorException e) {
+        return e.getErrorCode();
+      }
+    }
   }
 
   private static final boolean AVAILABLE = load();
@@ -114,22 +153,18 @@ public final class Writeback {
       return false;
     }
     byte[] name = file.toString().getBytes(PATH_CHARSET);
+    int errno;
     try {
-      int fd = LibC.open(Arrays.copyOf(name, name.length + 1), O_RDONLY | O_CLOEXEC);
-      try {
-        // Offset 0 and length 0: the whole file, whatever its size now.
-        LibC.sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-        return true;
-      } finally {
-        LibC.close(fd);
-      }
-    } catch (LastErrorException e) {
-      log.debug("sync_file_range failed for {}: errno {}", file, e.getErrorCode());
-      return false;
+      errno = LibC.startWriteback(Arrays.copyOf(name, name.length + 1));
     } catch (LinkageError | RuntimeException e) {
       log.debug("sync_file_range failed for {}: {}", file, e.toString());
       return false;
     }
+    if (errno != 0) {
+      log.debug("sync_file_range failed for {}: errno {}", file, errno);
+      return false;
+    }
+    return true;
   }
 
   private static boolean load() {
@@ -138,16 +173,7 @@ public final class Writeback {
       return false;
     }
     try {
-      Native.register(LibC.class, "c");
-      // Runs every call now, so that a C library without one fails here rather than mid-save; on
-      // no descriptor the call must fail for that reason, not because a sandbox refuses it.
-      expectBadDescriptor(() -> LibC.close(-1));
-      try {
-        LibC.close(LibC.open(new byte[] {0}, O_RDONLY)); // "": fails with ENOENT
-      } catch (LastErrorException expected) {
-        // bound, and failed as it should
-      }
-      int errno = expectBadDescriptor(() -> LibC.sync_file_range(-1, 0, 0, SYNC_FILE_RANGE_WRITE));
+      int errno = LibC.bind();
       if (errno != EBADF) {
         log.debug("sync_file_range is refused here (errno {}); early flushes use fdatasync", errno);
         return false;
@@ -158,20 +184,6 @@ public final class Writeback {
       log.debug("sync_file_range is unavailable; early flushes use fdatasync: {}", e.toString());
       return false;
     }
-  }
-
-  /** The errno of {@code call} on descriptor -1 (0 if it did not fail). */
-  private static int expectBadDescriptor(IntCall call) {
-    try {
-      call.run();
-      return 0;
-    } catch (LastErrorException e) {
-      return e.getErrorCode();
-    }
-  }
-
-  private interface IntCall {
-    int run();
   }
 
   private static Charset pathCharset() {

@@ -18,6 +18,17 @@ class CheckpointNameTest {
   }
 
   @Test
+  void numbersArePaddedAsFormatWouldPadThem() {
+    for (long value : new long[] {0, 7, -5, 123_456_789_012_345L, Long.MIN_VALUE, Long.MAX_VALUE}) {
+      assertThat(new CheckpointName(value, 3, 0))
+          .hasToString(String.format("ckpt-%012d-e%04d", value, 3));
+      assertThat(new CheckpointName(4, (int) Math.max(Integer.MIN_VALUE, value), 0))
+          .hasToString(
+              String.format("ckpt-%012d-e%04d", 4, (int) Math.max(Integer.MIN_VALUE, value)));
+    }
+  }
+
+  @Test
   void everyNameParsesBackToItsCheckpoint() {
     for (CheckpointName name :
         new CheckpointName[] {

@@ -63,6 +63,7 @@ class ManifestTest {
     metadata.put("short", (short) 7);
     metadata.put("double", 0.1);
     metadata.put("float", 1.5f);
+    metadata.put("inexactFloat", 0.1f);
     metadata.put("bigInteger", new BigInteger("123456789012345678901234567890"));
     metadata.put("bigDecimal", new BigDecimal("2.50"));
     metadata.put("atomic", new AtomicLong(42));
@@ -77,6 +78,7 @@ class ManifestTest {
     assertThat(written.get("long").asLong()).isEqualTo(1L << 40);
     assertThat(written.get("short").isIntegralNumber()).isTrue();
     assertThat(written.get("float").asDouble()).isEqualTo(1.5);
+    assertThat(written.get("inexactFloat").asText()).isEqualTo("0.1"); // as a float prints
     assertThat(written.get("bigInteger").bigIntegerValue())
         .isEqualTo(new BigInteger("123456789012345678901234567890"));
     assertThat(written.get("bigDecimal").decimalValue()).isEqualByComparingTo("2.5");
