@@ -23,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Save and load time of {@link CheckpointStore} with {@link TensorFile} for the seed CNN's full
@@ -199,29 +200,13 @@ public final class CheckpointBenchmark {
     // A small state's first saves in a process, alternating as below: the store's own code runs
     // once per save, so the JIT compiles it only after a hundred-odd saves, and compiling it takes
     // the cores meanwhile. (For a large state the bytes dominate from the first save.)
-    int step = 1;
+    AtomicInteger step = new AtomicInteger(1);
     boolean early = interleave && firstRun;
     firstRun = false;
     double[] earlyKiln = new double[early ? reps : 0];
     double[] earlyRaw = new double[early ? reps : 0];
-    Path earlyFile = warmup;
-    for (int i = 0; i < earlyKiln.length; i++) {
-      for (int k = 0; k < 2; k++) {
-        settle(bytes);
-        if ((i + k) % 2 == 0) {
-          long t0 = System.nanoTime();
-          saveKiln(store, step++, tensors);
-          earlyKiln[i] = (System.nanoTime() - t0) / 1e9;
-        } else {
-          Path previous = earlyFile;
-          earlyFile = rawDir.resolve("early-" + i + ".bin");
-          long t0 = System.nanoTime();
-          saveRaw(earlyFile, raw);
-          earlyRaw[i] = (System.nanoTime() - t0) / 1e9;
-          Files.delete(previous); // outside the timing, as below
-        }
-      }
-    }
+    Path earlyFile =
+        alternate(store, step, tensors, raw, bytes, rawDir, "early-", warmup, earlyKiln, earlyRaw);
     // Untimed rounds until the JIT has compiled both paths, as a benchmark harness would: at least
     // 1 GB of saves, and WARMUP_SAVES saves of a small state.
     Files.deleteIfExists(earlyFile);
@@ -231,7 +216,7 @@ public final class CheckpointBenchmark {
         done += bytes, warmupSaves++) {
       Files.deleteIfExists(warmup);
       saveRaw(warmup, raw);
-      saveKiln(store, step++, tensors);
+      saveKiln(store, step.getAndIncrement(), tensors);
     }
     for (long done = 0; done == 0 || done < (1L << 30); done += bytes) {
       loadKiln(store, tensors);
@@ -252,11 +237,11 @@ public final class CheckpointBenchmark {
       rawSave[i] = (System.nanoTime() - t0) / 1e9;
       Files.delete(previous); // outside the timing, as the store deletes in the background
     }
-    saveKiln(store, step++, tensors);
+    saveKiln(store, step.getAndIncrement(), tensors);
     for (int i = 0; i < reps; i++) {
       settle(bytes);
       long t1 = System.nanoTime();
-      saveKiln(store, step++, tensors);
+      saveKiln(store, step.getAndIncrement(), tensors);
       kilnSave[i] = (System.nanoTime() - t1) / 1e9;
     }
     // For states far smaller than the page cache the blocks' reason does not apply: then the two
@@ -264,23 +249,9 @@ public final class CheckpointBenchmark {
     // same machine, whatever drifts in it between the blocks (the JIT, other tenants).
     double[] pairedKiln = new double[interleave ? reps : 0];
     double[] pairedRaw = new double[interleave ? reps : 0];
-    for (int i = 0; i < pairedKiln.length; i++) {
-      for (int k = 0; k < 2; k++) {
-        settle(bytes);
-        if ((i + k) % 2 == 0) {
-          long t0 = System.nanoTime();
-          saveKiln(store, step++, tensors);
-          pairedKiln[i] = (System.nanoTime() - t0) / 1e9;
-        } else {
-          Path previous = rawFile;
-          rawFile = rawDir.resolve("state-" + (reps + i) + ".bin");
-          long t0 = System.nanoTime();
-          saveRaw(rawFile, raw);
-          pairedRaw[i] = (System.nanoTime() - t0) / 1e9;
-          Files.delete(previous); // outside the timing, as above
-        }
-      }
-    }
+    rawFile =
+        alternate(
+            store, step, tensors, raw, bytes, rawDir, "state-p", rawFile, pairedKiln, pairedRaw);
     // Loads as a resume does them: not right after a save, whose background work (fsync,
     // deleting the pruned checkpoint) would still be running. Alternating which goes first.
     for (int i = 0; i < reps; i++) {
@@ -355,10 +326,6 @@ public final class CheckpointBenchmark {
         100 * rlBest / klBest,
         reps);
     if (interleave) {
-      double[] ratios = new double[reps];
-      for (int i = 0; i < reps; i++) {
-        ratios[i] = pairedRaw[i] / pairedKiln[i];
-      }
       System.out.printf(
           "%-21s %11s | %8.3f s %8.3f s %6.0f%% | saves alternating one by one (median of the"
               + " %d pairs' ratios: %.0f%%)%n",
@@ -368,13 +335,9 @@ public final class CheckpointBenchmark {
           median(pairedRaw),
           100 * median(pairedRaw) / median(pairedKiln),
           reps,
-          100 * median(ratios));
+          100 * medianRatio(pairedRaw, pairedKiln));
     }
     if (early) {
-      double[] ratios = new double[reps];
-      for (int i = 0; i < reps; i++) {
-        ratios[i] = earlyRaw[i] / earlyKiln[i];
-      }
       System.out.printf(
           "%-21s %11s | %8.3f s %8.3f s %6.0f%% | the process's first saves, alternating, before"
               + " the JIT has compiled the store (median of the pairs' ratios: %.0f%%); the rows"
@@ -384,7 +347,7 @@ public final class CheckpointBenchmark {
           median(earlyKiln),
           median(earlyRaw),
           100 * median(earlyRaw) / median(earlyKiln),
-          100 * median(ratios),
+          100 * medianRatio(earlyRaw, earlyKiln),
           warmupSaves);
     }
     System.out.printf(
@@ -410,6 +373,44 @@ public final class CheckpointBenchmark {
     for (Map<String, NDArray> arrays : tensors.values()) {
       arrays.values().forEach(NDArray::close);
     }
+  }
+
+  /**
+   * Alternates {@code kilnTimes.length} pairs of saves, Kiln's and raw, which goes first
+   * alternating too, each after {@link #settle}. Each raw save writes a new file ({@code prefix}
+   * and its index) and deletes the previous one, starting with {@code rawFile}, outside the timing;
+   * returns the last.
+   */
+  private static Path alternate(
+      CheckpointStore store,
+      AtomicInteger step,
+      Map<String, Map<String, NDArray>> tensors,
+      List<byte[]> raw,
+      long bytes,
+      Path rawDir,
+      String prefix,
+      Path rawFile,
+      double[] kilnTimes,
+      double[] rawTimes)
+      throws IOException {
+    for (int i = 0; i < kilnTimes.length; i++) {
+      for (int k = 0; k < 2; k++) {
+        settle(bytes);
+        if ((i + k) % 2 == 0) {
+          long t0 = System.nanoTime();
+          saveKiln(store, step.getAndIncrement(), tensors);
+          kilnTimes[i] = (System.nanoTime() - t0) / 1e9;
+        } else {
+          Path previous = rawFile;
+          rawFile = rawDir.resolve(prefix + i + ".bin");
+          long t0 = System.nanoTime();
+          saveRaw(rawFile, raw);
+          rawTimes[i] = (System.nanoTime() - t0) / 1e9;
+          Files.delete(previous); // outside the timing, as the store deletes in the background
+        }
+      }
+    }
+    return rawFile;
   }
 
   private static void saveKiln(
@@ -553,6 +554,15 @@ public final class CheckpointBenchmark {
         throw new IOException("interrupted", e);
       }
     }
+  }
+
+  /** The median over the pairs of {@code raw[i] / kiln[i]}. */
+  private static double medianRatio(double[] raw, double[] kiln) {
+    double[] ratios = new double[kiln.length];
+    for (int i = 0; i < kiln.length; i++) {
+      ratios[i] = raw[i] / kiln[i];
+    }
+    return median(ratios);
   }
 
   private static double median(double[] values) {
